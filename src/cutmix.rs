@@ -1,0 +1,173 @@
+//! CutMix (Yun et al., 2019): paste a box from the paired image.
+//!
+//! Pure box helpers that mirror timm's `rand_bbox`, `rand_bbox_minmax` and
+//! `cutmix_bbox_and_lam`, with an explicit generator instead of NumPy's global one.
+//! The tensor side lives in [`Mixer`](crate::Mixer), which pastes every box of a
+//! batch with one weighted sum (a host-built `[B, 1, H, W]` mask), so pixels outside a
+//! box are kept bit for bit and pixels inside come from the partner bit for bit.
+
+use rand::{Rng, RngExt};
+
+use crate::error::MixupError;
+
+/// A box `[y0, y1) x [x0, x1)` in pixel coordinates, already clipped to the image.
+///
+/// ```
+/// use burn_mixup::CutBox;
+/// let b = CutBox { y0: 2, y1: 6, x0: 0, x1: 3 };
+/// assert_eq!(b.area(), 12);
+/// assert!(b.contains(2, 0) && !b.contains(6, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutBox {
+    /// First row inside the box.
+    pub y0: usize,
+    /// First row below the box.
+    pub y1: usize,
+    /// First column inside the box.
+    pub x0: usize,
+    /// First column right of the box.
+    pub x1: usize,
+}
+
+impl CutBox {
+    /// Number of pixels in the box.
+    ///
+    /// ```
+    /// assert_eq!(burn_mixup::CutBox { y0: 0, y1: 0, x0: 0, x1: 5 }.area(), 0);
+    /// ```
+    pub fn area(&self) -> usize {
+        (self.y1 - self.y0) * (self.x1 - self.x0)
+    }
+
+    /// Whether pixel `(y, x)` lies in the box.
+    ///
+    /// ```
+    /// assert!(burn_mixup::CutBox { y0: 0, y1: 1, x0: 0, x1: 1 }.contains(0, 0));
+    /// ```
+    pub fn contains(&self, y: usize, x: usize) -> bool {
+        (self.y0..self.y1).contains(&y) && (self.x0..self.x1).contains(&x)
+    }
+
+    /// The fraction of an `height x width` image that lies outside the box: the
+    /// lambda that matches the pasted area exactly.
+    ///
+    /// ```
+    /// let b = burn_mixup::CutBox { y0: 0, y1: 2, x0: 0, x1: 2 };
+    /// assert_eq!(b.kept_fraction(4, 4), 0.75);
+    /// ```
+    pub fn kept_fraction(&self, height: usize, width: usize) -> f64 {
+        1.0 - self.area() as f64 / (height * width) as f64
+    }
+}
+
+/// Checks CutMix box-size bounds: `0 < min <= max <= 1`.
+///
+/// ```
+/// use burn_mixup::cutmix::check_minmax;
+/// assert!(check_minmax((0.2, 0.8)).is_ok());
+/// assert!(check_minmax((0.0, 0.8)).is_err());
+/// assert!(check_minmax((0.9, 0.8)).is_err());
+/// ```
+pub fn check_minmax((min, max): (f64, f64)) -> Result<(), MixupError> {
+    if min.is_finite() && max.is_finite() && 0.0 < min && min <= max && max <= 1.0 {
+        Ok(())
+    } else {
+        Err(MixupError::InvalidMinMax { min, max })
+    }
+}
+
+/// Uniform integer in `[low, high)`, or `low` when the range is empty (where NumPy's
+/// `randint` would raise).
+fn randint(rng: &mut impl Rng, low: i64, high: i64) -> i64 {
+    if high > low {
+        rng.random_range(low..high)
+    } else {
+        low
+    }
+}
+
+/// timm's `rand_bbox`: side ratio `sqrt(1 - lambda)`, a uniformly drawn centre,
+/// half-sides `cut / 2` (integer division, as timm and the CutMix paper's code), then
+/// clipped to the image.
+///
+/// ```
+/// use burn_mixup::cutmix::rand_bbox;
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
+/// let b = rand_bbox(32, 32, 0.75, &mut rng);
+/// assert!(b.y1 <= 32 && b.x1 <= 32 && b.area() <= 16 * 16);
+/// ```
+pub fn rand_bbox(height: usize, width: usize, lambda: f64, rng: &mut impl Rng) -> CutBox {
+    let ratio = (1.0 - lambda).max(0.0).sqrt();
+    let (h, w) = (height as i64, width as i64);
+    let cut_h = (height as f64 * ratio) as i64;
+    let cut_w = (width as f64 * ratio) as i64;
+    let cy = randint(rng, 0, h);
+    let cx = randint(rng, 0, w);
+    CutBox {
+        y0: (cy - cut_h / 2).clamp(0, h) as usize,
+        y1: (cy + cut_h / 2).clamp(0, h) as usize,
+        x0: (cx - cut_w / 2).clamp(0, w) as usize,
+        x1: (cx + cut_w / 2).clamp(0, w) as usize,
+    }
+}
+
+/// timm's `rand_bbox_minmax`: box sides drawn uniformly in
+/// `[min * side, max * side)` (the lower bound when that range is empty), placed
+/// uniformly inside the image, never clipped.
+///
+/// ```
+/// use burn_mixup::cutmix::rand_bbox_minmax;
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
+/// let b = rand_bbox_minmax(32, 32, (0.25, 0.5), &mut rng);
+/// assert!((8..16).contains(&(b.y1 - b.y0)) && (8..16).contains(&(b.x1 - b.x0)));
+/// ```
+pub fn rand_bbox_minmax(height: usize, width: usize, (min, max): (f64, f64), rng: &mut impl Rng) -> CutBox {
+    let (h, w) = (height as i64, width as i64);
+    let cut_h = randint(rng, (height as f64 * min) as i64, (height as f64 * max) as i64);
+    let cut_w = randint(rng, (width as f64 * min) as i64, (width as f64 * max) as i64);
+    let y0 = randint(rng, 0, h - cut_h);
+    let x0 = randint(rng, 0, w - cut_w);
+    CutBox {
+        y0: y0 as usize,
+        y1: (y0 + cut_h) as usize,
+        x0: x0 as usize,
+        x1: (x0 + cut_w) as usize,
+    }
+}
+
+/// timm's `cutmix_bbox_and_lam`: draws the box for a sampled `lambda` and returns
+/// it with the lambda to report. With `correct_lambda` (or `minmax`), that is the
+/// kept fraction of the image after clipping, `1 - area / (H * W)`; otherwise the
+/// sampled value.
+///
+/// ```
+/// use burn_mixup::cutmix::cutmix_bbox_and_lambda;
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+/// let (cut, lambda) = cutmix_bbox_and_lambda(32, 32, 0.6, None, true, &mut rng);
+/// assert_eq!(lambda, cut.kept_fraction(32, 32));
+/// ```
+pub fn cutmix_bbox_and_lambda(
+    height: usize,
+    width: usize,
+    lambda: f64,
+    minmax: Option<(f64, f64)>,
+    correct_lambda: bool,
+    rng: &mut impl Rng,
+) -> (CutBox, f64) {
+    let cut = match minmax {
+        Some(minmax) => rand_bbox_minmax(height, width, minmax, rng),
+        None => rand_bbox(height, width, lambda, rng),
+    };
+    if correct_lambda || minmax.is_some() {
+        (cut, cut.kept_fraction(height, width))
+    } else {
+        (cut, lambda)
+    }
+}
