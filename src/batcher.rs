@@ -36,7 +36,9 @@ pub trait IntoClassificationBatch<B: Backend, const D: usize> {
     fn into_parts(self) -> (Tensor<B, D>, Tensor<B, 1, Int>);
 }
 
-impl<B: Backend, const D: usize> IntoClassificationBatch<B, D> for (Tensor<B, D>, Tensor<B, 1, Int>) {
+impl<B: Backend, const D: usize> IntoClassificationBatch<B, D>
+    for (Tensor<B, D>, Tensor<B, 1, Int>)
+{
     fn into_parts(self) -> (Tensor<B, D>, Tensor<B, 1, Int>) {
         self
     }

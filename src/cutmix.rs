@@ -126,10 +126,23 @@ pub fn rand_bbox(height: usize, width: usize, lambda: f64, rng: &mut impl Rng) -
 /// let b = rand_bbox_minmax(32, 32, (0.25, 0.5), &mut rng);
 /// assert!((8..16).contains(&(b.y1 - b.y0)) && (8..16).contains(&(b.x1 - b.x0)));
 /// ```
-pub fn rand_bbox_minmax(height: usize, width: usize, (min, max): (f64, f64), rng: &mut impl Rng) -> CutBox {
+pub fn rand_bbox_minmax(
+    height: usize,
+    width: usize,
+    (min, max): (f64, f64),
+    rng: &mut impl Rng,
+) -> CutBox {
     let (h, w) = (height as i64, width as i64);
-    let cut_h = randint(rng, (height as f64 * min) as i64, (height as f64 * max) as i64);
-    let cut_w = randint(rng, (width as f64 * min) as i64, (width as f64 * max) as i64);
+    let cut_h = randint(
+        rng,
+        (height as f64 * min) as i64,
+        (height as f64 * max) as i64,
+    );
+    let cut_w = randint(
+        rng,
+        (width as f64 * min) as i64,
+        (width as f64 * max) as i64,
+    );
     let y0 = randint(rng, 0, h - cut_h);
     let x0 = randint(rng, 0, w - cut_w);
     CutBox {

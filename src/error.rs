@@ -36,7 +36,9 @@ pub enum MixupError {
     },
     /// Both the mixup and the CutMix alpha are zero (and no CutMix min/max is set):
     /// there is nothing to mix with.
-    #[error("mixup_alpha and cutmix_alpha are both 0 (and cutmix_minmax is unset): enable at least one")]
+    #[error(
+        "mixup_alpha and cutmix_alpha are both 0 (and cutmix_minmax is unset): enable at least one"
+    )]
     NothingToMix,
     /// CutMix `minmax` bounds must satisfy 0 < min <= max <= 1.
     #[error("cutmix_minmax must satisfy 0 < min <= max <= 1, got ({min}, {max})")]
@@ -179,7 +181,9 @@ pub enum LossError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TargetError {
     /// A label is negative or not below the number of classes.
-    #[error("target at position {position} is {value}, outside the valid classes 0..{num_classes}")]
+    #[error(
+        "target at position {position} is {value}, outside the valid classes 0..{num_classes}"
+    )]
     OutOfRange {
         /// Index of the bad label in the batch.
         position: usize,

@@ -37,6 +37,8 @@ pub enum Reduction {
     None,
 }
 
+// Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
+#[allow(clippy::derivable_impls)]
 impl Default for Reduction {
     fn default() -> Self {
         Reduction::Mean
@@ -64,6 +66,8 @@ pub enum SmoothingConvention {
     OffTarget,
 }
 
+// Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
+#[allow(clippy::derivable_impls)]
 impl Default for SmoothingConvention {
     fn default() -> Self {
         SmoothingConvention::Uniform
@@ -453,8 +457,9 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
         let [batch, num_classes] = summary.dims();
         let (onehot_coef, uniform_coef) = self.coefficients_for(num_classes)?;
 
-        let ignored: Option<Tensor<B, 1, Bool>> =
-            self.ignore_index.map(|index| targets.clone().equal_elem(index));
+        let ignored: Option<Tensor<B, 1, Bool>> = self
+            .ignore_index
+            .map(|index| targets.clone().equal_elem(index));
         // Ignored samples may carry any value (PyTorch's default is -100): point them
         // at class 0 so the gathers stay in bounds, then zero their loss.
         let safe_targets = match &ignored {
@@ -562,6 +567,8 @@ pub struct SoftTargetCrossEntropy {
     reduction: Reduction,
 }
 
+// Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
+#[allow(clippy::derivable_impls)]
 impl Default for SoftTargetCrossEntropy {
     fn default() -> Self {
         SoftTargetCrossEntropyConfig::new().init()

@@ -24,7 +24,10 @@ use rand_distr::{Beta, Distribution};
 
 use crate::cutmix::{check_minmax, cutmix_bbox_and_lambda, CutBox};
 use crate::error::MixupError;
-use crate::mixup::{beta_distribution, check_batch, check_probability, Lambda, MixedBatch, Mixup, MixupParams, Pairing};
+use crate::mixup::{
+    beta_distribution, check_batch, check_probability, Lambda, MixedBatch, Mixup, MixupParams,
+    Pairing,
+};
 use crate::rng::{DrawCounter, RngState};
 
 /// How many mixing coefficients a batch draws.
@@ -47,6 +50,8 @@ pub enum MixMode {
     Elem,
 }
 
+// Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
+#[allow(clippy::derivable_impls)]
 impl Default for MixMode {
     fn default() -> Self {
         MixMode::Batch
@@ -193,7 +198,10 @@ impl MixConfig {
     /// assert_eq!(err, MixupError::NothingToMix);
     /// ```
     pub fn init(&self) -> Result<Mixer, MixupError> {
-        for (name, alpha) in [("mixup_alpha", self.mixup_alpha), ("cutmix_alpha", self.cutmix_alpha)] {
+        for (name, alpha) in [
+            ("mixup_alpha", self.mixup_alpha),
+            ("cutmix_alpha", self.cutmix_alpha),
+        ] {
             if !(alpha.is_finite() && alpha >= 0.0) {
                 return Err(MixupError::InvalidAlpha { name, value: alpha });
             }
@@ -343,7 +351,8 @@ impl Mixer {
     fn scaled_beta(&self, name: &'static str, alpha: f64) -> Option<Beta<f64>> {
         let scaled = alpha * self.config.schedule.alpha_scale(self.epoch());
         // Validated at init: alpha > 0 here, and the scale is in (0, 1].
-        (alpha > 0.0).then(|| beta_distribution(name, scaled).expect("alpha > 0 was validated at init"))
+        (alpha > 0.0)
+            .then(|| beta_distribution(name, scaled).expect("alpha > 0 was validated at init"))
     }
 
     fn cutmix_on(&self) -> bool {
@@ -351,14 +360,23 @@ impl Mixer {
     }
 
     /// One draw, as timm's `_params_per_batch` / one element of `_params_per_elem`.
-    fn draw(&self, rng: &mut impl Rng, mixup: &Option<Beta<f64>>, cutmix: &Option<Beta<f64>>) -> Draw {
+    fn draw(
+        &self,
+        rng: &mut impl Rng,
+        mixup: &Option<Beta<f64>>,
+        cutmix: &Option<Beta<f64>>,
+    ) -> Draw {
         if rng.random::<f64>() >= self.config.prob {
             return Draw::Unmixed;
         }
         // timm forces cutmix_alpha = 1 when only minmax is set; lambda is then
         // replaced by the box's kept fraction anyway.
         let uniform = Beta::new(1.0, 1.0).expect("Beta(1, 1) is valid");
-        let cutmix = cutmix.as_ref().or(if self.config.cutmix_minmax.is_some() { Some(&uniform) } else { None });
+        let cutmix = cutmix.as_ref().or(if self.config.cutmix_minmax.is_some() {
+            Some(&uniform)
+        } else {
+            None
+        });
         match (mixup, cutmix) {
             (Some(mixup), Some(cutmix)) => {
                 if rng.random::<f64>() < self.config.switch_prob {
@@ -409,7 +427,9 @@ impl Mixer {
         }
         let dims = inputs.dims();
         if self.cutmix_on() && (D != 4 || dims[2] == 0 || dims[3] == 0) {
-            return Err(MixupError::NotAnImage { dims: dims.to_vec() });
+            return Err(MixupError::NotAnImage {
+                dims: dims.to_vec(),
+            });
         }
         let image = if D == 4 { (dims[2], dims[3]) } else { (0, 0) };
 
@@ -438,7 +458,9 @@ impl Mixer {
             };
             return match draw {
                 Draw::Unmixed => Ok(unmixed()),
-                Draw::Mixup(lambda) => Mixup::apply_params(&MixupParams::new(lambda, permutation)?, inputs, targets),
+                Draw::Mixup(lambda) => {
+                    Mixup::apply_params(&MixupParams::new(lambda, permutation)?, inputs, targets)
+                }
                 Draw::CutMix(lambda) => {
                     let (cut, lambda) = self.sample_box(image, lambda, &mut rng);
                     let keep = box_mask(image, &[Some(cut)]);
@@ -452,7 +474,11 @@ impl Mixer {
         }
 
         // Pair / Elem: every sample i is mixed with the original of B-1-i.
-        let draws_needed = if mode == MixMode::Pair { batch_size / 2 } else { batch_size };
+        let draws_needed = if mode == MixMode::Pair {
+            batch_size / 2
+        } else {
+            batch_size
+        };
         let mut lambdas = Vec::with_capacity(batch_size);
         let mut weights: Vec<Vec<f32>> = Vec::with_capacity(batch_size);
         let pixels = (image.0 * image.1).max(1);
@@ -484,7 +510,12 @@ impl Mixer {
         })
     }
 
-    fn sample_box(&self, (height, width): (usize, usize), lambda: f64, rng: &mut impl Rng) -> (CutBox, f64) {
+    fn sample_box(
+        &self,
+        (height, width): (usize, usize),
+        lambda: f64,
+        rng: &mut impl Rng,
+    ) -> (CutBox, f64) {
         cutmix_bbox_and_lambda(
             height,
             width,
@@ -511,7 +542,10 @@ impl Mixer {
     /// assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-6));
     /// # Ok::<(), burn_mixup::MixupError>(())
     /// ```
-    pub fn soft_targets<B: Backend, const D: usize>(&self, batch: &MixedBatch<B, D>) -> Tensor<B, 2> {
+    pub fn soft_targets<B: Backend, const D: usize>(
+        &self,
+        batch: &MixedBatch<B, D>,
+    ) -> Tensor<B, 2> {
         batch
             .soft_targets(self.config.num_classes, self.config.label_smoothing)
             .expect("num_classes and label_smoothing were validated at init")

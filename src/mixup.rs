@@ -39,6 +39,8 @@ pub enum Pairing {
     Flip,
 }
 
+// Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
+#[allow(clippy::derivable_impls)]
 impl Default for Pairing {
     fn default() -> Self {
         Pairing::Permutation
@@ -479,17 +481,26 @@ impl Lambda {
         }
     }
 
-    /// `[B, 1]` column of per-sample lambdas on `device`, or the batch scalar.
-    fn column<B: Backend>(&self, device: &B::Device) -> Result<Tensor<B, 2>, f64> {
+    /// The lambda in the form the tensor code needs.
+    fn on_device<B: Backend>(&self, device: &B::Device) -> LambdaOnDevice<B> {
         match self {
-            Lambda::Batch(lambda) => Err(*lambda),
+            Lambda::Batch(lambda) if *lambda == 1.0 => LambdaOnDevice::Unmixed,
+            Lambda::Batch(lambda) => LambdaOnDevice::Batch(*lambda),
             Lambda::PerSample(values) => {
                 let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
                 let len = values.len();
-                Ok(Tensor::from_data(TensorData::new(values, [len, 1]), device))
+                LambdaOnDevice::PerSample(Tensor::from_data(TensorData::new(values, [len]), device))
             }
         }
     }
+}
+
+/// [`Lambda`] for the tensor code: an unmixed batch skips the partner's half.
+enum LambdaOnDevice<B: Backend> {
+    Unmixed,
+    Batch(f64),
+    /// `[B]`
+    PerSample(Tensor<B, 1>),
 }
 
 /// A mixed batch: the mixed inputs, both target sets and lambda.
@@ -570,7 +581,11 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// assert!((loss - expected).abs() < 1e-6);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn loss(&self, logits: Tensor<B, 2>, criterion: &LabelSmoothingCrossEntropy<B>) -> Tensor<B, 1> {
+    pub fn loss(
+        &self,
+        logits: Tensor<B, 2>,
+        criterion: &LabelSmoothingCrossEntropy<B>,
+    ) -> Tensor<B, 1> {
         self.try_loss(logits, criterion)
             .unwrap_or_else(|err| panic!("MixedBatch::loss: {err}"))
     }
@@ -613,18 +628,17 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
         let summary = LogitSummary::new(logits);
         let reduction = criterion.reduction();
         let loss_a = criterion.per_sample(&summary, self.targets_a.clone())?;
-        match self.lambda.column::<B>(&device) {
-            Err(lambda) if lambda == 1.0 => Ok(loss_a.reduce(reduction)),
-            Err(lambda) => {
+        match self.lambda.on_device::<B>(&device) {
+            LambdaOnDevice::Unmixed => Ok(loss_a.reduce(reduction)),
+            LambdaOnDevice::Batch(lambda) => {
                 let loss_b = criterion.per_sample(&summary, self.targets_b.clone())?;
                 Ok(loss_a.reduce(reduction) * lambda + loss_b.reduce(reduction) * (1.0 - lambda))
             }
-            Ok(column) => {
+            LambdaOnDevice::PerSample(lambda) => {
                 if criterion.reweights_samples() {
                     return Err(LossError::PerSampleLambdaUnsupported);
                 }
                 let loss_b = criterion.per_sample(&summary, self.targets_b.clone())?;
-                let lambda = column.reshape([batch]);
                 let mixed = loss_a.loss * lambda.clone() + loss_b.loss * (lambda.neg() + 1.0);
                 Ok(match reduction {
                     Reduction::None => mixed,
@@ -657,7 +671,11 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// assert_eq!(q, vec![0.75, 0.0, 0.25, 0.25, 0.0, 0.75]);
     /// # Ok::<(), burn_mixup::MixupError>(())
     /// ```
-    pub fn soft_targets(&self, num_classes: usize, smoothing: f64) -> Result<Tensor<B, 2>, MixupError> {
+    pub fn soft_targets(
+        &self,
+        num_classes: usize,
+        smoothing: f64,
+    ) -> Result<Tensor<B, 2>, MixupError> {
         if num_classes == 0 {
             return Err(MixupError::InvalidNumClasses(num_classes));
         }
@@ -666,14 +684,15 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
         }
         let device = self.targets_a.device();
         let q_a = smooth_one_hot(self.targets_a.clone(), num_classes, smoothing);
-        Ok(match self.lambda.column::<B>(&device) {
-            Err(lambda) if lambda == 1.0 => q_a,
-            Err(lambda) => {
+        Ok(match self.lambda.on_device::<B>(&device) {
+            LambdaOnDevice::Unmixed => q_a,
+            LambdaOnDevice::Batch(lambda) => {
                 let q_b = smooth_one_hot(self.targets_b.clone(), num_classes, smoothing);
                 q_a * lambda + q_b * (1.0 - lambda)
             }
-            Ok(column) => {
+            LambdaOnDevice::PerSample(lambda) => {
                 let q_b = smooth_one_hot(self.targets_b.clone(), num_classes, smoothing);
+                let column = lambda.unsqueeze_dim::<2>(1);
                 q_a * column.clone() + q_b * (column.neg() + 1.0)
             }
         })
@@ -695,21 +714,21 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// let logits = Tensor::<NdArray, 2>::from_floats([[5.0, 0.0], [4.0, 0.0]], &device);
     /// let acc: f32 = batch.accuracy(logits).into_scalar();
     /// assert!((acc - (0.8 * 0.5 + 0.2 * 0.5)).abs() < 1e-6);
+    /// # Ok::<(), burn_mixup::MixupError>(())
     /// ```
     pub fn accuracy(&self, logits: Tensor<B, 2>) -> Tensor<B, 1> {
         let [batch, _] = logits.dims();
         let device = logits.device();
         let predicted = logits.argmax(1).reshape([batch]);
         let hit_a = predicted.clone().equal(self.targets_a.clone()).float();
-        match self.lambda.column::<B>(&device) {
-            Err(lambda) if lambda == 1.0 => hit_a.mean(),
-            Err(lambda) => {
+        match self.lambda.on_device::<B>(&device) {
+            LambdaOnDevice::Unmixed => hit_a.mean(),
+            LambdaOnDevice::Batch(lambda) => {
                 let hit_b = predicted.equal(self.targets_b.clone()).float();
                 hit_a.mean() * lambda + hit_b.mean() * (1.0 - lambda)
             }
-            Ok(column) => {
+            LambdaOnDevice::PerSample(lambda) => {
                 let hit_b = predicted.equal(self.targets_b.clone()).float();
-                let lambda = column.reshape([batch]);
                 (hit_a * lambda.clone() + hit_b * (lambda.neg() + 1.0)).mean()
             }
         }
@@ -731,12 +750,23 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
 /// let rows: Vec<f32> = one_hot(y, 3, 1.0, 0.0).into_data().to_vec().unwrap();
 /// assert_eq!(rows, vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
 /// ```
-pub fn one_hot<B: Backend>(targets: Tensor<B, 1, Int>, num_classes: usize, on: f64, off: f64) -> Tensor<B, 2> {
+pub fn one_hot<B: Backend>(
+    targets: Tensor<B, 1, Int>,
+    num_classes: usize,
+    on: f64,
+    off: f64,
+) -> Tensor<B, 2> {
     let [batch] = targets.dims();
     let device = targets.device();
-    let base = Tensor::<B, 2>::full([batch, num_classes], off, &device);
-    let bump = Tensor::<B, 2>::full([batch, 1], on - off, &device);
-    base.scatter(1, targets.reshape([batch, 1]), bump, IndexingUpdateOp::Add)
+    // Scatter exact ones, then write `on` and `off` as given: adding `on - off` to
+    // `off` would round (0.1 + 0.8 != 0.9 in f32) where timm's `scatter_` does not.
+    let hits = Tensor::<B, 2>::zeros([batch, num_classes], &device).scatter(
+        1,
+        targets.reshape([batch, 1]),
+        Tensor::ones([batch, 1], &device),
+        IndexingUpdateOp::Add,
+    );
+    Tensor::<B, 2>::full([batch, num_classes], off, &device).mask_fill(hits.equal_elem(1.0), on)
 }
 
 /// Label-smoothed one-hot rows, `(1 - eps) * onehot + eps / K` (the uniform
@@ -752,7 +782,11 @@ pub fn one_hot<B: Backend>(targets: Tensor<B, 1, Int>, num_classes: usize, on: f
 /// let row: Vec<f32> = smooth_one_hot(y, 2, 0.2).into_data().to_vec().unwrap();
 /// assert_eq!(row, vec![0.1, 0.9]);
 /// ```
-pub fn smooth_one_hot<B: Backend>(targets: Tensor<B, 1, Int>, num_classes: usize, smoothing: f64) -> Tensor<B, 2> {
+pub fn smooth_one_hot<B: Backend>(
+    targets: Tensor<B, 1, Int>,
+    num_classes: usize,
+    smoothing: f64,
+) -> Tensor<B, 2> {
     let (on, off) = SmoothingConvention::Uniform.target_probabilities(smoothing, num_classes);
     one_hot(targets, num_classes, on, off)
 }

@@ -9,8 +9,8 @@ mod common;
 use burn::tensor::{Int, Tensor};
 use burn_mixup::mixup::mixup_target;
 use burn_mixup::{
-    LabelSmoothingCrossEntropyConfig, Lambda, MixedBatch, Mixup, MixupParams, Reduction, SmoothingConvention,
-    SoftTargetCrossEntropy,
+    LabelSmoothingCrossEntropyConfig, Lambda, MixedBatch, Mixup, MixupParams, Reduction,
+    SmoothingConvention, SoftTargetCrossEntropy,
 };
 use common::*;
 use serde_json::Value;
@@ -18,7 +18,11 @@ use serde_json::Value;
 const LOSS_RTOL: f64 = 1e-5;
 const GRAD_ATOL: f64 = 1e-6;
 
-fn criterion(eps: f64, convention: SmoothingConvention, reduction: Reduction) -> burn_mixup::LabelSmoothingCrossEntropy<AD> {
+fn criterion(
+    eps: f64,
+    convention: SmoothingConvention,
+    reduction: Reduction,
+) -> burn_mixup::LabelSmoothingCrossEntropy<AD> {
     LabelSmoothingCrossEntropyConfig::new()
         .with_smoothing(eps)
         .with_convention(convention)
@@ -47,9 +51,26 @@ fn pytorch_label_smoothing_losses_and_gradients() {
     for result in results {
         let eps = result["eps"].as_f64().unwrap();
         let (mean, none, grad) = smoothed(case, eps, SmoothingConvention::Uniform);
-        assert_scalar(mean, result["loss_mean"].as_f64().unwrap(), LOSS_RTOL, &format!("mean eps={eps}"));
-        assert_close(&none, &flat(&result["loss_none"]).0, LOSS_RTOL, 0.0, &format!("none eps={eps}"));
-        assert_close(&grad, &flat(&result["grad_mean"]).0, 0.0, GRAD_ATOL, &format!("grad eps={eps}"));
+        assert_scalar(
+            mean,
+            result["loss_mean"].as_f64().unwrap(),
+            LOSS_RTOL,
+            &format!("mean eps={eps}"),
+        );
+        assert_close(
+            &none,
+            &flat(&result["loss_none"]).0,
+            LOSS_RTOL,
+            0.0,
+            &format!("none eps={eps}"),
+        );
+        assert_close(
+            &grad,
+            &flat(&result["grad_mean"]).0,
+            0.0,
+            GRAD_ATOL,
+            &format!("grad eps={eps}"),
+        );
     }
 }
 
@@ -60,14 +81,33 @@ fn tutorial_off_target_convention_losses_and_gradients() {
     for result in case["results"].as_array().unwrap() {
         let eps = result["eps"].as_f64().unwrap();
         let (mean, none, grad) = smoothed(case, eps, SmoothingConvention::OffTarget);
-        assert_scalar(mean, result["loss_mean"].as_f64().unwrap(), LOSS_RTOL, &format!("mean eps={eps}"));
-        assert_close(&none, &flat(&result["loss_none"]).0, LOSS_RTOL, 0.0, &format!("none eps={eps}"));
-        assert_close(&grad, &flat(&result["grad_mean"]).0, 0.0, GRAD_ATOL, &format!("grad eps={eps}"));
+        assert_scalar(
+            mean,
+            result["loss_mean"].as_f64().unwrap(),
+            LOSS_RTOL,
+            &format!("mean eps={eps}"),
+        );
+        assert_close(
+            &none,
+            &flat(&result["loss_none"]).0,
+            LOSS_RTOL,
+            0.0,
+            &format!("none eps={eps}"),
+        );
+        assert_close(
+            &grad,
+            &flat(&result["grad_mean"]).0,
+            0.0,
+            GRAD_ATOL,
+            &format!("grad eps={eps}"),
+        );
 
         // The other convention gives PyTorch's number at the same eps, and the two
         // are told apart at this tolerance.
         let (uniform, _, _) = smoothed(case, eps, SmoothingConvention::Uniform);
-        let pytorch = result["pytorch_convention_loss_mean_same_eps"].as_f64().unwrap();
+        let pytorch = result["pytorch_convention_loss_mean_same_eps"]
+            .as_f64()
+            .unwrap();
         assert_scalar(uniform, pytorch, LOSS_RTOL, "uniform at same eps");
         assert!(((mean as f64) - pytorch).abs() > 10.0 * LOSS_RTOL * pytorch);
     }
@@ -98,9 +138,25 @@ fn timm_label_smoothing_cross_entropy() {
     let case = &refs["c_timm_losses"];
     let expected = &case["label_smoothing_ce"];
     let (mean, _, grad) = smoothed(case, 0.1, SmoothingConvention::Uniform);
-    assert_scalar(mean, expected["loss_mean"].as_f64().unwrap(), LOSS_RTOL, "timm lsce");
-    assert_scalar(mean, expected["pytorch_builtin_same_eps"].as_f64().unwrap(), LOSS_RTOL, "builtin");
-    assert_close(&grad, &flat(&expected["grad_mean"]).0, 0.0, GRAD_ATOL, "timm lsce grad");
+    assert_scalar(
+        mean,
+        expected["loss_mean"].as_f64().unwrap(),
+        LOSS_RTOL,
+        "timm lsce",
+    );
+    assert_scalar(
+        mean,
+        expected["pytorch_builtin_same_eps"].as_f64().unwrap(),
+        LOSS_RTOL,
+        "builtin",
+    );
+    assert_close(
+        &grad,
+        &flat(&expected["grad_mean"]).0,
+        0.0,
+        GRAD_ATOL,
+        "timm lsce grad",
+    );
 }
 
 #[test]
@@ -113,9 +169,21 @@ fn timm_mixup_target_and_soft_target_cross_entropy() {
     let targets = ints::<AD>(&case["targets"]);
 
     let soft = mixup_target(targets.clone(), 10, lam, smoothing).unwrap();
-    assert_close(&to_vec(soft.clone().inner()), &flat(&expected["soft_targets"]).0, 1e-6, 1e-7, "soft targets");
+    assert_close(
+        &to_vec(soft.clone().inner()),
+        &flat(&expected["soft_targets"]).0,
+        1e-6,
+        1e-7,
+        "soft targets",
+    );
     let sums = to_vec(soft.clone().sum_dim(1).inner());
-    assert_close(&sums, &flat(&expected["soft_targets_row_sums"]).0, 0.0, 2e-7, "row sums");
+    assert_close(
+        &sums,
+        &flat(&expected["soft_targets_row_sums"]).0,
+        0.0,
+        2e-7,
+        "row sums",
+    );
 
     let logits = floats::<AD, 2>(&case["logits"]).require_grad();
     let loss = SoftTargetCrossEntropy::default().forward(logits.clone(), soft.clone());
@@ -123,10 +191,27 @@ fn timm_mixup_target_and_soft_target_cross_entropy() {
         .with_reduction(Reduction::None)
         .init()
         .forward(logits.clone(), soft);
-    assert_scalar(to_vec(loss.clone().inner())[0], expected["loss_mean"].as_f64().unwrap(), LOSS_RTOL, "soft mean");
-    assert_close(&to_vec(none.inner()), &flat(&expected["loss_none"]).0, LOSS_RTOL, 0.0, "soft none");
+    assert_scalar(
+        to_vec(loss.clone().inner())[0],
+        expected["loss_mean"].as_f64().unwrap(),
+        LOSS_RTOL,
+        "soft mean",
+    );
+    assert_close(
+        &to_vec(none.inner()),
+        &flat(&expected["loss_none"]).0,
+        LOSS_RTOL,
+        0.0,
+        "soft none",
+    );
     let grad = logits.grad(&loss.backward()).unwrap();
-    assert_close(&to_vec(grad), &flat(&expected["grad_mean"]).0, 0.0, GRAD_ATOL, "soft grad");
+    assert_close(
+        &to_vec(grad),
+        &flat(&expected["grad_mean"]).0,
+        0.0,
+        GRAD_ATOL,
+        "soft grad",
+    );
 
     // The same number from the one-pass mixup criterion with timm's flip pairing.
     let batch = MixedBatch::<AD, 1> {
@@ -136,10 +221,24 @@ fn timm_mixup_target_and_soft_target_cross_entropy() {
         lambda: Lambda::Batch(lam),
     };
     let logits = floats::<AD, 2>(&case["logits"]).require_grad();
-    let one_pass = batch.loss(logits.clone(), &criterion(smoothing, SmoothingConvention::Uniform, Reduction::Mean));
-    assert_scalar(to_vec(one_pass.clone().inner())[0], expected["loss_mean"].as_f64().unwrap(), LOSS_RTOL, "one pass");
+    let one_pass = batch.loss(
+        logits.clone(),
+        &criterion(smoothing, SmoothingConvention::Uniform, Reduction::Mean),
+    );
+    assert_scalar(
+        to_vec(one_pass.clone().inner())[0],
+        expected["loss_mean"].as_f64().unwrap(),
+        LOSS_RTOL,
+        "one pass",
+    );
     let grad = logits.grad(&one_pass.backward()).unwrap();
-    assert_close(&to_vec(grad), &flat(&expected["grad_mean"]).0, 0.0, GRAD_ATOL, "one-pass grad");
+    assert_close(
+        &to_vec(grad),
+        &flat(&expected["grad_mean"]).0,
+        0.0,
+        GRAD_ATOL,
+        "one-pass grad",
+    );
 }
 
 #[test]
@@ -157,28 +256,64 @@ fn mixup_criterion_with_explicit_permutation() {
         let batch = Mixup::apply_params(&params, inputs, y_a.clone()).unwrap();
         assert_eq!(
             to_vec(batch.targets_b.clone().float().inner()),
-            flat(&case["y_b"]).0.iter().map(|&v| v as f32).collect::<Vec<_>>()
+            flat(&case["y_b"])
+                .0
+                .iter()
+                .map(|&v| v as f32)
+                .collect::<Vec<_>>()
         );
         let ce = criterion(eps, SmoothingConvention::Uniform, Reduction::Mean);
         let logits = floats::<AD, 2>(&case["logits"]).require_grad();
         let loss = batch.loss(logits.clone(), &ce);
         let what = format!("criterion eps={eps}");
-        assert_scalar(to_vec(loss.clone().inner())[0], result["criterion_loss_mean"].as_f64().unwrap(), LOSS_RTOL, &what);
+        assert_scalar(
+            to_vec(loss.clone().inner())[0],
+            result["criterion_loss_mean"].as_f64().unwrap(),
+            LOSS_RTOL,
+            &what,
+        );
         let grad = logits.grad(&loss.backward()).unwrap();
-        assert_close(&to_vec(grad), &flat(&result["criterion_grad_mean"]).0, 0.0, GRAD_ATOL, &what);
+        assert_close(
+            &to_vec(grad),
+            &flat(&result["criterion_grad_mean"]).0,
+            0.0,
+            GRAD_ATOL,
+            &what,
+        );
 
         // Each half on its own.
         let logits = floats::<AD, 2>(&case["logits"]);
         let ce_a = ce.forward(logits.clone(), batch.targets_a.clone());
         let ce_b = ce.forward(logits.clone(), batch.targets_b.clone());
-        assert_scalar(to_vec(ce_a.inner())[0], result["ce_y_a"].as_f64().unwrap(), LOSS_RTOL, "ce_y_a");
-        assert_scalar(to_vec(ce_b.inner())[0], result["ce_y_b"].as_f64().unwrap(), LOSS_RTOL, "ce_y_b");
+        assert_scalar(
+            to_vec(ce_a.inner())[0],
+            result["ce_y_a"].as_f64().unwrap(),
+            LOSS_RTOL,
+            "ce_y_a",
+        );
+        assert_scalar(
+            to_vec(ce_b.inner())[0],
+            result["ce_y_b"].as_f64().unwrap(),
+            LOSS_RTOL,
+            "ce_y_b",
+        );
 
         // Soft targets and the soft-target loss on them.
         let soft = batch.soft_targets(10, eps).unwrap();
-        assert_close(&to_vec(soft.clone().inner()), &flat(&result["mixed_soft_targets"]).0, 1e-6, 1e-7, "mixed soft");
+        assert_close(
+            &to_vec(soft.clone().inner()),
+            &flat(&result["mixed_soft_targets"]).0,
+            1e-6,
+            1e-7,
+            "mixed soft",
+        );
         let soft_loss = SoftTargetCrossEntropy::default().forward(logits, soft);
-        assert_scalar(to_vec(soft_loss.inner())[0], result["soft_target_loss_mean"].as_f64().unwrap(), LOSS_RTOL, "soft");
+        assert_scalar(
+            to_vec(soft_loss.inner())[0],
+            result["soft_target_loss_mean"].as_f64().unwrap(),
+            LOSS_RTOL,
+            "soft",
+        );
     }
 }
 
@@ -195,14 +330,24 @@ fn extreme_logits_stay_finite_and_match_pytorch() {
     for (key, eps, convention) in cases {
         let expected = &results[key];
         let (mean, none, grad) = smoothed(case, eps, convention);
-        assert_scalar(mean, expected["loss_mean"].as_f64().unwrap(), LOSS_RTOL, key);
+        assert_scalar(
+            mean,
+            expected["loss_mean"].as_f64().unwrap(),
+            LOSS_RTOL,
+            key,
+        );
         // Row 0 of eps 0 is exactly -0.0: give it an absolute floor.
         assert_close(&none, &flat(&expected["loss_none"]).0, LOSS_RTOL, 1e-6, key);
         assert_close(&grad, &flat(&expected["grad_mean"]).0, 0.0, GRAD_ATOL, key);
         assert!(grad.iter().all(|g| g.is_finite()));
     }
     let (mean, _, _) = smoothed(case, 0.1, SmoothingConvention::Uniform);
-    assert_scalar(mean, results["timm_lsce_0.1"]["loss_mean"].as_f64().unwrap(), LOSS_RTOL, "timm extreme");
+    assert_scalar(
+        mean,
+        results["timm_lsce_0.1"]["loss_mean"].as_f64().unwrap(),
+        LOSS_RTOL,
+        "timm extreme",
+    );
 
     // The naive formulation the fixture records as a pitfall is not finite here.
     let pitfalls = flat(&results["pitfalls_f32"]["naive_exp_normalise_log_per_sample"]).0;
@@ -218,10 +363,27 @@ fn mixed_inputs_match_reference_for_permutation_and_flip() {
     let x = floats::<B, 4>(&case["x"]);
     let labels = Tensor::<B, 1, Int>::from_ints([0, 1, 2, 3], &device());
 
-    let mixed = Mixup::apply_params(&MixupParams::new(lam, index).unwrap(), x.clone(), labels.clone()).unwrap();
-    assert_close(&to_vec(mixed.inputs), &flat(&case["mixed_x"]).0, 0.0, 1e-6, "mixed_x");
+    let mixed = Mixup::apply_params(
+        &MixupParams::new(lam, index).unwrap(),
+        x.clone(),
+        labels.clone(),
+    )
+    .unwrap();
+    assert_close(
+        &to_vec(mixed.inputs),
+        &flat(&case["mixed_x"]).0,
+        0.0,
+        1e-6,
+        "mixed_x",
+    );
 
     let flip: Vec<usize> = (0..4).rev().collect();
     let mixed = Mixup::apply_params(&MixupParams::new(lam, flip).unwrap(), x, labels).unwrap();
-    assert_close(&to_vec(mixed.inputs), &flat(&case["mixed_x_flip"]).0, 0.0, 1e-6, "mixed_x_flip");
+    assert_close(
+        &to_vec(mixed.inputs),
+        &flat(&case["mixed_x_flip"]).0,
+        0.0,
+        1e-6,
+        "mixed_x_flip",
+    );
 }

@@ -12,7 +12,8 @@ pub type AD = Autodiff<B>;
 /// The PyTorch/timm reference values (a verbatim copy of shared/reference, see
 /// tests/fixtures/README.md).
 pub fn refs() -> Value {
-    serde_json::from_str(include_str!("../fixtures/torch_refs.json")).expect("fixture is valid JSON")
+    serde_json::from_str(include_str!("../fixtures/torch_refs.json"))
+        .expect("fixture is valid JSON")
 }
 
 pub fn device() -> burn_ndarray::NdArrayDevice {
@@ -53,7 +54,9 @@ pub fn ints<BK: burn::tensor::backend::Backend>(value: &Value) -> Tensor<BK, 1, 
     Tensor::from_data(TensorData::new(values, shape), &Default::default())
 }
 
-pub fn to_vec<BK: burn::tensor::backend::Backend, const D: usize>(tensor: Tensor<BK, D>) -> Vec<f32> {
+pub fn to_vec<BK: burn::tensor::backend::Backend, const D: usize>(
+    tensor: Tensor<BK, D>,
+) -> Vec<f32> {
     tensor
         .into_data()
         .convert::<f32>()
@@ -80,10 +83,14 @@ pub fn assert_scalar(actual: f32, expected: f64, rtol: f64, what: &str) {
 
 /// Deterministic pseudo-random floats in [-scale, scale) (no RNG crate needed).
 pub fn noise(len: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let unit = (state >> 40) as f32 / (1u64 << 24) as f32;
             (unit * 2.0 - 1.0) * scale
         })
