@@ -178,6 +178,7 @@ impl CifarDataset {
     }
 
     /// All labels.
+    #[cfg(test)]
     pub fn labels(&self) -> &[u8] {
         &self.labels
     }
@@ -278,7 +279,8 @@ impl Cifar10 {
             path: archive.to_path_buf(),
             source,
         })?;
-        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
+        let mut tar =
+            tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
         let mut members: Vec<Option<CifarDataset>> = vec![None; TRAIN_FILES.len() + 1];
         let entries = tar.entries().map_err(|e| corrupt(e.to_string()))?;
         for entry in entries {
@@ -358,11 +360,16 @@ pub fn synthetic_record(label: u8, rng_seed: u64) -> [u8; RECORD_BYTES] {
     for y in 0..SIDE as i64 {
         for x in 0..SIDE as i64 {
             let coordinate = if horizontal { y } else { x } + shift;
-            let stripe = if (coordinate / (period / 2)) % 2 == 0 { 1.0 } else { 0.45 };
+            let stripe = if (coordinate / (period / 2)) % 2 == 0 {
+                1.0
+            } else {
+                0.45
+            };
             for c in 0..3 {
                 let noise = (rng.next() % 61) as f32 - 30.0;
                 let value = palette[k][c] as f32 * stripe + noise;
-                record[1 + c * SIDE * SIDE + (y as usize) * SIDE + x as usize] = value.clamp(0.0, 255.0) as u8;
+                record[1 + c * SIDE * SIDE + (y as usize) * SIDE + x as usize] =
+                    value.clamp(0.0, 255.0) as u8;
             }
         }
     }
@@ -372,7 +379,12 @@ pub fn synthetic_record(label: u8, rng_seed: u64) -> [u8; RECORD_BYTES] {
 /// Writes a learnable synthetic CIFAR-shaped set in the real binary format under
 /// `root/cifar-10-batches-bin/`: `train` images over the five training files and
 /// `test` in the test file. Files are written atomically.
-pub fn write_synthetic(root: &Path, train: usize, test: usize, seed: u64) -> Result<PathBuf, DataError> {
+pub fn write_synthetic(
+    root: &Path,
+    train: usize,
+    test: usize,
+    seed: u64,
+) -> Result<PathBuf, DataError> {
     let dir = root.join(BATCHES_DIR);
     fs::create_dir_all(&dir).map_err(|source| DataError::Io {
         path: dir.clone(),
@@ -385,9 +397,11 @@ pub fn write_synthetic(root: &Path, train: usize, test: usize, seed: u64) -> Res
             let label = (SplitMix(sample ^ 0xC1FA).next() % NUM_CLASSES as u64) as u8;
             bytes.extend_from_slice(&synthetic_record(label, sample));
         }
-        crate::checkpoint::write_atomically(&dir.join(name), &bytes).map_err(|source| DataError::Io {
-            path: dir.join(name),
-            source,
+        crate::checkpoint::write_atomically(&dir.join(name), &bytes).map_err(|source| {
+            DataError::Io {
+                path: dir.join(name),
+                source,
+            }
         })
     };
     let per_file = train.div_ceil(TRAIN_FILES.len()).max(1);
@@ -399,12 +413,12 @@ pub fn write_synthetic(root: &Path, train: usize, test: usize, seed: u64) -> Res
     }
     write(TEST_FILE, test.max(1), 1 << 40)?;
     let meta = CLASS_NAMES.join("\n") + "\n\n";
-    crate::checkpoint::write_atomically(&dir.join("batches.meta.txt"), meta.as_bytes()).map_err(|source| {
-        DataError::Io {
+    crate::checkpoint::write_atomically(&dir.join("batches.meta.txt"), meta.as_bytes()).map_err(
+        |source| DataError::Io {
             path: dir.join("batches.meta.txt"),
             source,
-        }
-    })?;
+        },
+    )?;
     Ok(dir)
 }
 
@@ -455,7 +469,11 @@ pub(crate) mod tests {
                 for y in 0..SIDE {
                     for x in 0..SIDE {
                         let at = c * 1024 + y * 32 + x;
-                        assert_eq!(item.pixels[at], expected[1 + at], "record {i} ({c},{y},{x})");
+                        assert_eq!(
+                            item.pixels[at],
+                            expected[1 + at],
+                            "record {i} ({c},{y},{x})"
+                        );
                     }
                 }
             }
@@ -469,9 +487,13 @@ pub(crate) mod tests {
         let source = tempfile::tempdir().unwrap();
         write_tiny_dir(source.path(), 2);
         let archive = root.path().join(crate::download::ARCHIVE_NAME);
-        let gz = flate2::write::GzEncoder::new(fs::File::create(&archive).unwrap(), flate2::Compression::fast());
+        let gz = flate2::write::GzEncoder::new(
+            fs::File::create(&archive).unwrap(),
+            flate2::Compression::fast(),
+        );
         let mut tar = tar::Builder::new(gz);
-        tar.append_dir_all(BATCHES_DIR, source.path().join(BATCHES_DIR)).unwrap();
+        tar.append_dir_all(BATCHES_DIR, source.path().join(BATCHES_DIR))
+            .unwrap();
         tar.into_inner().unwrap().finish().unwrap();
         let from_archive = Cifar10::open(root.path(), RecordCount::Any).unwrap();
         let from_dir = Cifar10::open(source.path(), RecordCount::Any).unwrap();
@@ -485,7 +507,9 @@ pub(crate) mod tests {
         let root = tempfile::tempdir().unwrap();
         // Missing everything: names the folder and says how to get the data.
         match Cifar10::open(root.path(), RecordCount::Any) {
-            Err(DataError::Missing { hint, .. }) => assert!(hint.contains("cifar-10-binary.tar.gz")),
+            Err(DataError::Missing { hint, .. }) => {
+                assert!(hint.contains("cifar-10-binary.tar.gz"))
+            }
             other => panic!("{other:?}"),
         }
         let dir = write_tiny_dir(root.path(), 2);
@@ -513,7 +537,11 @@ pub(crate) mod tests {
         bytes[RECORD_BYTES] = 10;
         fs::write(dir.join(TEST_FILE), &bytes).unwrap();
         match Cifar10::open(root.path(), RecordCount::Any) {
-            Err(DataError::BadLabel { path, record, label }) => {
+            Err(DataError::BadLabel {
+                path,
+                record,
+                label,
+            }) => {
                 assert!(path.ends_with(TEST_FILE));
                 assert_eq!((record, label), (1, 10));
             }
@@ -522,12 +550,20 @@ pub(crate) mod tests {
         write_tiny_dir(root.path(), 2);
         // Whole records, but not the official count.
         match Cifar10::open(root.path(), RecordCount::Official) {
-            Err(DataError::WrongRecordCount { records: 2, expected: 10_000, .. }) => {}
+            Err(DataError::WrongRecordCount {
+                records: 2,
+                expected: 10_000,
+                ..
+            }) => {}
             other => panic!("{other:?}"),
         }
         // A corrupt archive.
         let other = tempfile::tempdir().unwrap();
-        fs::write(other.path().join(crate::download::ARCHIVE_NAME), b"not gzip at all").unwrap();
+        fs::write(
+            other.path().join(crate::download::ARCHIVE_NAME),
+            b"not gzip at all",
+        )
+        .unwrap();
         assert!(matches!(
             Cifar10::open(other.path(), RecordCount::Any),
             Err(DataError::CorruptArchive { .. })

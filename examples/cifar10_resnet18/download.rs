@@ -79,7 +79,9 @@ pub fn fetch(source: &Source, dest: &Path, show_progress: bool) -> Result<(), Da
     let (mut reader, announced) = open(&source.url, dest)?;
     let part: PathBuf = dir.join(format!(
         ".{}.{}.part",
-        dest.file_name().and_then(|n| n.to_str()).unwrap_or("download"),
+        dest.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("download"),
         std::process::id()
     ));
     let result = (|| {
@@ -91,8 +93,10 @@ pub fn fetch(source: &Source, dest: &Path, show_progress: bool) -> Result<(), Da
         let bar = if show_progress {
             let bar = ProgressBar::new(announced.unwrap_or(source.size));
             bar.set_style(
-                ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
-                    .expect("static template"),
+                ProgressStyle::with_template(
+                    "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                )
+                .expect("static template"),
             );
             bar.set_message("CIFAR-10");
             bar
@@ -128,7 +132,7 @@ pub fn fetch(source: &Source, dest: &Path, show_progress: bool) -> Result<(), Da
                 actual: received,
             });
         }
-        let actual = format!("{:x}", hasher.compute());
+        let actual = format!("{:x}", hasher.finalize());
         if actual != source.md5 {
             return Err(DataError::ChecksumMismatch {
                 path: dest.to_path_buf(),
@@ -158,7 +162,10 @@ mod tests {
     /// closes. Returns its URL.
     fn serve_once(body: Vec<u8>, announced: usize) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/cifar-10-binary.tar.gz", listener.local_addr().unwrap());
+        let url = format!(
+            "http://{}/cifar-10-binary.tar.gz",
+            listener.local_addr().unwrap()
+        );
         std::thread::spawn(move || {
             let (stream, _) = listener.accept().unwrap();
             let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
@@ -167,7 +174,9 @@ mod tests {
                 line.clear();
             }
             let mut stream = stream;
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n");
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {announced}\r\nConnection: close\r\n\r\n"
+            );
             let _ = stream.write_all(head.as_bytes());
             let _ = stream.write_all(&body);
         });
@@ -190,7 +199,11 @@ mod tests {
         let source = source_for(&body, serve_once(body.clone(), body.len()));
         fetch(&source, &dest, false).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), body);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 
     #[test]
@@ -202,20 +215,32 @@ mod tests {
         let mut corrupt = body.clone();
         corrupt[1234] ^= 0xFF;
         let source = source_for(&body, serve_once(corrupt, body.len()));
-        assert!(matches!(fetch(&source, &dest, false), Err(DataError::ChecksumMismatch { .. })));
+        assert!(matches!(
+            fetch(&source, &dest, false),
+            Err(DataError::ChecksumMismatch { .. })
+        ));
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 
         // The server announces the full length but closes half way.
         let source = source_for(&body, serve_once(body[..25_000].to_vec(), body.len()));
         let err = fetch(&source, &dest, false).unwrap_err();
-        assert!(matches!(err, DataError::Download { .. } | DataError::Truncated { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DataError::Download { .. } | DataError::Truncated { .. }
+            ),
+            "{err}"
+        );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 
         // A short file from a file:// mirror is caught by the size check.
         let short = dir.path().join("short.bin");
         fs::write(&short, &body[..100]).unwrap();
         let source = source_for(&body, format!("file://{}", short.display()));
-        assert!(matches!(fetch(&source, &dest, false), Err(DataError::Truncated { actual: 100, .. })));
+        assert!(matches!(
+            fetch(&source, &dest, false),
+            Err(DataError::Truncated { actual: 100, .. })
+        ));
         assert!(!dest.exists());
     }
 
@@ -223,7 +248,11 @@ mod tests {
     fn unreachable_source_says_how_to_get_the_data() {
         let dir = tempfile::tempdir().unwrap();
         // A port nobody listens on (bound then released).
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let source = Source {
             url: format!("http://127.0.0.1:{port}/x.tar.gz"),
             size: 1,
@@ -231,6 +260,9 @@ mod tests {
         };
         let err = fetch(&source, &dir.path().join(ARCHIVE_NAME), false).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("copy it to") && text.contains("--synthetic"), "{text}");
+        assert!(
+            text.contains("copy it to") && text.contains("--synthetic"),
+            "{text}"
+        );
     }
 }

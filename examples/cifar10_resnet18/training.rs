@@ -1,0 +1,746 @@
+//! The training run: configuration, the epoch loop, evaluation, checkpoints and resume.
+//!
+//! Everything random is a function of the seed: model initialisation (Burn's backend
+//! seed), the data order of each epoch, each image's augmentation and the mixer's
+//! stream (whose two-integer state the checkpoint stores). With `--workers 1` (one
+//! prefetching thread, batches in order) a run resumed from a checkpoint therefore
+//! reproduces the uninterrupted run's metrics exactly.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
+use burn::module::{AutodiffModule, Module};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, Optimizer, SgdConfig};
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+use burn::tensor::activation::softmax;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor};
+use burn_mixup::{
+    LabelSmoothingCrossEntropyConfig, Lambda, MixConfig, MixMode, MixScheduleConfig, MixedBatch,
+    Mixer, MixupBatcher, MixupError, Pairing, Reduction, RngState,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use thiserror::Error;
+
+use crate::augment::{CifarBatch, CifarBatcher};
+use crate::checkpoint::write_atomically;
+use crate::data::{CifarDataset, CifarItem, DataError};
+use crate::metrics::{expected_calibration_error, EpochMetrics, MetricsLog};
+use crate::model::{ResNet, ResNetConfig};
+
+/// Every hyper-parameter of a run; saved as `config.json` next to the checkpoints.
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainingConfig {
+    pub model: ResNetConfig,
+    #[config(default = 150)]
+    pub epochs: usize,
+    #[config(default = 128)]
+    pub batch_size: usize,
+    /// Initial learning rate of SGD.
+    #[config(default = 0.1)]
+    pub lr: f64,
+    /// SGD momentum (dampening 0, as PyTorch).
+    #[config(default = 0.9)]
+    pub momentum: f64,
+    #[config(default = 2e-4)]
+    pub weight_decay: f64,
+    /// Epochs at which the learning rate is multiplied by `lr_gamma`.
+    #[config(default = "vec![50, 100]")]
+    pub lr_milestones: Vec<usize>,
+    #[config(default = 0.1)]
+    pub lr_gamma: f64,
+    /// Mixup alpha; 0 turns Mixup off.
+    #[config(default = 1.0)]
+    pub mixup_alpha: f64,
+    /// CutMix alpha; 0 turns CutMix off.
+    #[config(default = 0.0)]
+    pub cutmix_alpha: f64,
+    /// Chance of CutMix when both are on.
+    #[config(default = 0.5)]
+    pub switch_prob: f64,
+    #[config(default = "MixMode::Batch")]
+    pub mix_mode: MixMode,
+    /// First epoch trained without mixing.
+    pub mix_off_epoch: Option<usize>,
+    /// Label smoothing (uniform convention); 0 turns it off.
+    #[config(default = 0.1)]
+    pub smoothing: f64,
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Use only the first N training images (all files are still validated).
+    pub train_limit: Option<usize>,
+    pub test_limit: Option<usize>,
+    /// Train on a generated set of this many training images instead of CIFAR-10.
+    pub synthetic: Option<usize>,
+}
+
+/// Why a run could not start or go on.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("--{flag} must be {expected}, got {value}")]
+    Flag {
+        flag: &'static str,
+        expected: &'static str,
+        value: String,
+    },
+    #[error("invalid mixing options: {0}")]
+    Mixing(#[from] MixupError),
+    #[error("invalid loss options: {0}")]
+    Loss(#[from] burn_mixup::LossError),
+    #[error("checkpoint {path} is unusable: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+    #[error("checkpoint in {dir} comes from another configuration: {field} is {saved} there but {given} here")]
+    ConfigMismatch {
+        dir: PathBuf,
+        field: String,
+        saved: String,
+        given: String,
+    },
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Device(String),
+}
+
+impl TrainingConfig {
+    /// Range checks of every flag, each error naming the flag and the value.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let flag = |flag, expected, value: String| {
+            Err(TrainError::Flag {
+                flag,
+                expected,
+                value,
+            })
+        };
+        if self.epochs == 0 {
+            return flag("epochs", "at least 1", self.epochs.to_string());
+        }
+        if self.batch_size == 0 {
+            return flag("batch-size", "at least 1", self.batch_size.to_string());
+        }
+        if self.mix_mode != MixMode::Batch && self.batch_size % 2 != 0 {
+            return flag(
+                "batch-size",
+                "even in pair/elem mix modes",
+                self.batch_size.to_string(),
+            );
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return flag("lr", "a finite number > 0", self.lr.to_string());
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return flag("momentum", "in [0, 1)", self.momentum.to_string());
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return flag(
+                "weight-decay",
+                "finite and >= 0",
+                self.weight_decay.to_string(),
+            );
+        }
+        if !(self.lr_gamma.is_finite() && self.lr_gamma > 0.0) {
+            return flag("lr-gamma", "a finite number > 0", self.lr_gamma.to_string());
+        }
+        if self.model.base_width == 0 {
+            return flag("base-width", "at least 1", "0".into());
+        }
+        if self.train_limit == Some(0) || self.test_limit == Some(0) {
+            return flag("train-limit/test-limit", "at least 1", "0".into());
+        }
+        if self.synthetic == Some(0) {
+            return flag("synthetic", "at least 1 image", "0".into());
+        }
+        LabelSmoothingCrossEntropyConfig::new()
+            .with_smoothing(self.smoothing)
+            .init::<burn_ndarray::NdArray>(&Default::default())?;
+        self.mixer()?;
+        Ok(())
+    }
+
+    /// The mixer, or `None` for a plain run (both alphas 0).
+    pub fn mixer(&self) -> Result<Option<Mixer>, MixupError> {
+        if self.mixup_alpha == 0.0 && self.cutmix_alpha == 0.0 {
+            return Ok(None);
+        }
+        MixConfig::new(crate::data::NUM_CLASSES)
+            .with_mixup_alpha(self.mixup_alpha)
+            .with_cutmix_alpha(self.cutmix_alpha)
+            .with_switch_prob(self.switch_prob)
+            .with_mode(self.mix_mode)
+            .with_label_smoothing(self.smoothing)
+            // A fresh permutation per batch, as the mixup paper's code.
+            .with_pairing(Pairing::Permutation)
+            .with_schedule(MixScheduleConfig::new().with_off_epoch(self.mix_off_epoch))
+            .with_seed(Some(self.seed))
+            .init()
+            .map(Some)
+    }
+
+    /// Learning rate during `epoch`: multiplied by `lr_gamma` at each milestone.
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        let passed = self.lr_milestones.iter().filter(|&&m| epoch >= m).count();
+        self.lr * self.lr_gamma.powi(passed as i32)
+    }
+}
+
+/// The data of one epoch in its shuffled order, starting at `offset` (a resumed
+/// epoch skips the batches already trained on). The order is a function of
+/// `(seed, epoch)` alone.
+pub struct EpochOrder {
+    data: Arc<CifarDataset>,
+    order: RwLock<(Vec<usize>, usize)>,
+    seed: u64,
+}
+
+impl EpochOrder {
+    pub fn new(data: Arc<CifarDataset>, seed: u64) -> Self {
+        let order = (0..data.len()).collect();
+        Self {
+            data,
+            order: RwLock::new((order, 0)),
+            seed,
+        }
+    }
+
+    pub fn set_epoch(&self, epoch: usize, offset: usize) {
+        let mut order: Vec<usize> = (0..self.data.len()).collect();
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(
+            self.seed ^ (epoch as u64).wrapping_mul(0xA24B_AED4_963E_E407),
+        );
+        order.shuffle(&mut rng);
+        *self.order.write().expect("no panic while holding the lock") = (order, offset);
+    }
+}
+
+impl Dataset<CifarItem> for EpochOrder {
+    fn get(&self, index: usize) -> Option<CifarItem> {
+        let guard = self.order.read().expect("no panic while holding the lock");
+        let (order, offset) = &*guard;
+        self.data.get(*order.get(offset + index)?)
+    }
+
+    fn len(&self) -> usize {
+        let guard = self.order.read().expect("no panic while holding the lock");
+        guard.0.len().saturating_sub(guard.1)
+    }
+}
+
+/// A batcher for plain runs: the CIFAR batch as an unmixed [`MixedBatch`], so both
+/// kinds of run share one training step.
+#[derive(Clone)]
+struct Unmixed(CifarBatcher);
+
+impl<B: Backend> Batcher<B, CifarItem, MixedBatch<B, 4>> for Unmixed {
+    fn batch(&self, items: Vec<CifarItem>, device: &B::Device) -> MixedBatch<B, 4> {
+        let batch: CifarBatch<B> = self.0.batch(items, device);
+        MixedBatch {
+            inputs: batch.images,
+            targets_b: batch.targets.clone(),
+            targets_a: batch.targets,
+            lambda: Lambda::Batch(1.0),
+        }
+    }
+}
+
+/// What a checkpoint holds besides the model and optimizer records.
+#[derive(Debug, Clone, PartialEq, burn::serde::Serialize, burn::serde::Deserialize)]
+#[serde(crate = "burn::serde")]
+pub struct RunState {
+    pub config: serde_json::Value,
+    /// Epoch in progress (0-based); `step` batches of it are done.
+    pub epoch: usize,
+    pub step: usize,
+    /// The mixer's random state at the start of `epoch`.
+    pub mixer_at_epoch_start: Option<RngState>,
+    /// Train-loss and accuracy sums (weighted by batch size) and images so far in `epoch`.
+    pub partial: (f64, f64, usize),
+    pub partial_seconds: f64,
+    pub history: Vec<EpochMetrics>,
+    pub best_accuracy: f64,
+}
+
+const MAGIC: &[u8; 8] = b"BMXCKPT1";
+
+/// FNV-1a, 64-bit: detects torn or corrupted checkpoint files.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Checkpoint file: magic, three length-prefixed sections (state JSON, model, optimizer),
+/// then a checksum of everything before it.
+pub fn encode_checkpoint(state: &RunState, model: Vec<u8>, optimizer: Vec<u8>) -> Vec<u8> {
+    let json = serde_json::to_vec(state).expect("run state serialises");
+    let mut out = MAGIC.to_vec();
+    for section in [&json, &model, &optimizer] {
+        out.extend_from_slice(&(section.len() as u64).to_le_bytes());
+        out.extend_from_slice(section);
+    }
+    let sum = fnv1a(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
+}
+
+pub fn decode_checkpoint(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(RunState, Vec<u8>, Vec<u8>), TrainError> {
+    let bad = |reason: &str| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if bytes.len() < MAGIC.len() + 8 || &bytes[..8] != MAGIC {
+        return Err(bad("not a burn-mixup checkpoint (bad header)"));
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - 8);
+    if fnv1a(body) != u64::from_le_bytes(sum.try_into().expect("8 bytes")) {
+        return Err(bad("checksum mismatch (truncated or corrupted)"));
+    }
+    let mut rest = &body[8..];
+    let mut sections = Vec::new();
+    for _ in 0..3 {
+        if rest.len() < 8 {
+            return Err(bad("truncated section header"));
+        }
+        let len = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
+        rest = &rest[8..];
+        if rest.len() < len {
+            return Err(bad("truncated section"));
+        }
+        sections.push(rest[..len].to_vec());
+        rest = &rest[len..];
+    }
+    let optimizer = sections.pop().expect("three sections");
+    let model = sections.pop().expect("three sections");
+    let state: RunState =
+        serde_json::from_slice(&sections[0]).map_err(|e| bad(&format!("unreadable state: {e}")))?;
+    Ok((state, model, optimizer))
+}
+
+/// Options that do not change the result of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out_dir: PathBuf,
+    pub workers: usize,
+    pub quiet: bool,
+    /// Set by Ctrl-C: save and stop after the current step.
+    pub interrupt: Arc<AtomicBool>,
+    /// Stop (with a checkpoint) after this many steps in total: for tests of
+    /// mid-epoch resume.
+    pub stop_after_steps: Option<usize>,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub history: Vec<EpochMetrics>,
+    pub interrupted: bool,
+}
+
+type Sgd<B, M> = burn::optim::adaptor::OptimizerAdaptor<
+    burn::optim::Sgd<<B as AutodiffBackend>::InnerBackend>,
+    M,
+    B,
+>;
+
+fn optimizer<B: AutodiffBackend>(config: &TrainingConfig) -> Sgd<B, ResNet<B>> {
+    let mut sgd = SgdConfig::new().with_momentum(Some(MomentumConfig {
+        momentum: config.momentum,
+        dampening: 0.0,
+        nesterov: false,
+    }));
+    if config.weight_decay > 0.0 {
+        sgd = sgd.with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)));
+    }
+    sgd.init()
+}
+
+fn recorder() -> BinBytesRecorder<FullPrecisionSettings> {
+    BinBytesRecorder::default()
+}
+
+/// Trains (or resumes) a run in `options.out_dir`.
+///
+/// `resume` holds the bytes of `last.ckpt` when continuing a run.
+pub fn train<B: AutodiffBackend>(
+    config: &TrainingConfig,
+    train_set: CifarDataset,
+    test_set: CifarDataset,
+    device: &B::Device,
+    options: &RunOptions,
+    resume: Option<(RunState, Vec<u8>, Vec<u8>)>,
+) -> Result<RunSummary, TrainError> {
+    config.validate()?;
+    let out = &options.out_dir;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TrainError::Io { path, source }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let config_json = serde_json::to_value(config).expect("config serialises");
+    write_atomically(&out.join("config.json"), config.to_string().as_bytes())
+        .map_err(io(&out.join("config.json")))?;
+
+    B::seed(device, config.seed);
+    let mut model: ResNet<B> = config.model.init(device);
+    let mut optim = optimizer::<B>(config);
+    let mut state = RunState {
+        config: config_json.clone(),
+        epoch: 0,
+        step: 0,
+        mixer_at_epoch_start: None,
+        partial: (0.0, 0.0, 0),
+        partial_seconds: 0.0,
+        history: Vec::new(),
+        best_accuracy: 0.0,
+    };
+    if let Some((saved, model_bytes, optim_bytes)) = resume {
+        let ckpt = out.join("last.ckpt");
+        let bad = |reason: String| TrainError::Checkpoint {
+            path: ckpt.clone(),
+            reason,
+        };
+        if saved.config != config_json {
+            return Err(config_mismatch(out, &saved.config, &config_json));
+        }
+        let record = recorder()
+            .load(model_bytes, device)
+            .map_err(|e| bad(format!("model: {e}")))?;
+        model = model.load_record(record);
+        let record = recorder()
+            .load(optim_bytes, device)
+            .map_err(|e| bad(format!("optimizer: {e}")))?;
+        optim = optim.load_record(record);
+        state = saved;
+    }
+
+    let mixer = config.mixer()?;
+    let train_set = Arc::new(train_set);
+    let order = Arc::new(EpochOrder::new(train_set.clone(), config.seed));
+    let cifar_batcher = CifarBatcher::train(config.seed);
+    let train_loader = match &mixer {
+        Some(mixer) => {
+            DataLoaderBuilder::new(MixupBatcher::new(cifar_batcher.clone(), mixer.clone()))
+                .batch_size(config.batch_size)
+                .num_workers(options.workers)
+                .build(ArcDataset(order.clone()))
+        }
+        None => DataLoaderBuilder::new(Unmixed(cifar_batcher.clone()))
+            .batch_size(config.batch_size)
+            .num_workers(options.workers)
+            .build(ArcDataset(order.clone())),
+    };
+    let test_loader = DataLoaderBuilder::new(CifarBatcher::test())
+        .batch_size(config.batch_size.max(256))
+        .num_workers(options.workers)
+        .build(test_set);
+    let criterion = LabelSmoothingCrossEntropyConfig::new()
+        .with_smoothing(config.smoothing)
+        .init::<B>(device)?;
+    let mut log = MetricsLog::new(out);
+    let steps_per_epoch = train_set.len().div_ceil(config.batch_size);
+    let mut total_steps = 0usize;
+
+    while state.epoch < config.epochs {
+        let epoch = state.epoch;
+        let lr = config.lr_at(epoch);
+        cifar_batcher.set_epoch(epoch);
+        if let Some(mixer) = &mixer {
+            mixer.set_epoch(epoch);
+            match state.mixer_at_epoch_start {
+                // Resuming inside this epoch: one draw per finished batch.
+                Some(start) => mixer.set_rng_state(RngState {
+                    seed: start.seed,
+                    draws: start.draws + state.step as u64,
+                }),
+                None => state.mixer_at_epoch_start = Some(mixer.rng_state()),
+            }
+        }
+        order.set_epoch(epoch, state.step * config.batch_size);
+
+        let bar = progress_bar(
+            options.quiet,
+            steps_per_epoch,
+            state.step,
+            epoch,
+            config.epochs,
+        );
+        let started = Instant::now();
+        let (mut loss_sum, mut acc_sum, mut seen) = state.partial;
+        let mut pending: Vec<(
+            Tensor<B::InnerBackend, 1>,
+            Tensor<B::InnerBackend, 1>,
+            usize,
+        )> = Vec::new();
+        let mut interrupted = false;
+        for batch in train_loader.iter() {
+            let batch: MixedBatch<B, 4> = batch;
+            let size = batch.batch_size();
+            let logits = model.forward(batch.inputs.clone());
+            let loss = batch.loss(logits.clone(), &criterion);
+            let accuracy = batch.accuracy(logits.detach());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            // Read the metrics back every few steps only: a read waits for the device.
+            pending.push((loss.inner(), accuracy.inner(), size));
+            state.step += 1;
+            total_steps += 1;
+            if pending.len() == 16 || state.step == steps_per_epoch {
+                for (l, a, n) in pending.drain(..) {
+                    loss_sum += scalar(l) * n as f64;
+                    acc_sum += scalar(a) * n as f64;
+                    seen += n;
+                }
+                let rate =
+                    (seen - state.partial.2) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                bar.set_position(state.step as u64);
+                bar.set_message(format!(
+                    "loss {:.4} acc {:.2}% {:.0} img/s",
+                    loss_sum / seen.max(1) as f64,
+                    100.0 * acc_sum / seen.max(1) as f64,
+                    rate
+                ));
+            }
+            let stop_requested = options.stop_after_steps.is_some_and(|n| total_steps >= n);
+            if options.interrupt.load(Ordering::Relaxed) || stop_requested {
+                interrupted = true;
+                break;
+            }
+        }
+        for (l, a, n) in pending.drain(..) {
+            loss_sum += scalar(l) * n as f64;
+            acc_sum += scalar(a) * n as f64;
+            seen += n;
+        }
+        let train_seconds = state.partial_seconds + started.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+
+        if interrupted && state.step < steps_per_epoch {
+            state.partial = (loss_sum, acc_sum, seen);
+            state.partial_seconds = train_seconds;
+            save_checkpoint(out, "last.ckpt", &state, &model, &optim)?;
+            return Ok(RunSummary {
+                history: state.history,
+                interrupted: true,
+            });
+        }
+
+        let eval_started = Instant::now();
+        let (test_loss, test_accuracy, ece) =
+            evaluate::<B::InnerBackend>(&model.valid(), &test_loader, config.test_limit);
+        let metrics = EpochMetrics {
+            epoch: epoch + 1,
+            lr,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: acc_sum / seen.max(1) as f64,
+            test_loss,
+            test_accuracy,
+            test_ece: ece,
+            images_per_second: (seen - state.partial.2.min(seen)) as f64
+                / (train_seconds - state.partial_seconds).max(1e-9),
+            train_seconds,
+            eval_seconds: eval_started.elapsed().as_secs_f64(),
+        };
+        if !options.quiet {
+            bar.println(metrics.summary_line(config.epochs));
+        } else {
+            println!("{}", metrics.summary_line(config.epochs));
+        }
+        state.history.push(metrics.clone());
+        state.epoch += 1;
+        state.step = 0;
+        state.partial = (0.0, 0.0, 0);
+        state.partial_seconds = 0.0;
+        state.mixer_at_epoch_start = None;
+        log.write(&state.history).map_err(io(out))?;
+        let best = metrics.test_accuracy > state.best_accuracy;
+        if best {
+            state.best_accuracy = metrics.test_accuracy;
+        }
+        // `last` first: a crash between the two writes loses at most the `best` update.
+        save_checkpoint(out, "last.ckpt", &state, &model, &optim)?;
+        if best {
+            save_checkpoint(out, "best.ckpt", &state, &model, &optim)?;
+        }
+        if interrupted {
+            return Ok(RunSummary {
+                history: state.history,
+                interrupted: true,
+            });
+        }
+    }
+    Ok(RunSummary {
+        history: state.history,
+        interrupted: false,
+    })
+}
+
+/// The first top-level config field that differs, for the mismatch error.
+pub fn config_mismatch(
+    dir: &Path,
+    saved: &serde_json::Value,
+    given: &serde_json::Value,
+) -> TrainError {
+    let (saved_map, given_map) = (saved.as_object(), given.as_object());
+    let field = saved_map
+        .zip(given_map)
+        .and_then(|(s, g)| {
+            s.keys()
+                .chain(g.keys())
+                .find(|k| s.get(*k) != g.get(*k))
+                .cloned()
+        })
+        .unwrap_or_else(|| "config".into());
+    let show = |v: &serde_json::Value| {
+        v.get(&field)
+            .map(|x| x.to_string())
+            .unwrap_or_else(|| "absent".into())
+    };
+    TrainError::ConfigMismatch {
+        dir: dir.to_path_buf(),
+        saved: show(saved),
+        given: show(given),
+        field,
+    }
+}
+
+fn scalar<B: Backend>(tensor: Tensor<B, 1>) -> f64 {
+    tensor
+        .into_data()
+        .convert::<f64>()
+        .to_vec::<f64>()
+        .expect("f64 data")[0]
+}
+
+fn progress_bar(
+    quiet: bool,
+    steps: usize,
+    done: usize,
+    epoch: usize,
+    epochs: usize,
+) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} {msg} ETA {eta}")
+            .expect("static template"),
+    );
+    bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
+    bar.set_position(done as u64);
+    bar
+}
+
+fn save_checkpoint<B: AutodiffBackend>(
+    out: &Path,
+    name: &str,
+    state: &RunState,
+    model: &ResNet<B>,
+    optim: &Sgd<B, ResNet<B>>,
+) -> Result<(), TrainError> {
+    let path = out.join(name);
+    let failed = |reason: String| TrainError::Checkpoint {
+        path: path.clone(),
+        reason,
+    };
+    let model_bytes = recorder()
+        .record(model.clone().into_record(), ())
+        .map_err(|e| failed(e.to_string()))?;
+    let optim_bytes = recorder()
+        .record(optim.to_record(), ())
+        .map_err(|e| failed(e.to_string()))?;
+    let bytes = encode_checkpoint(state, model_bytes, optim_bytes);
+    write_atomically(&path, &bytes).map_err(|source| TrainError::Io { path, source })
+}
+
+/// Plain cross-entropy, accuracy and 15-bin ECE on the test set.
+pub fn evaluate<B: Backend>(
+    model: &ResNet<B>,
+    loader: &Arc<dyn burn::data::dataloader::DataLoader<B, CifarBatch<B>>>,
+    limit: Option<usize>,
+) -> (f64, f64, f64) {
+    let device = model.devices()[0].clone();
+    let plain = LabelSmoothingCrossEntropyConfig::new()
+        .with_smoothing(0.0)
+        .with_reduction(Reduction::Sum)
+        .init::<B>(&device)
+        .expect("0 is a valid smoothing");
+    let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
+    let mut confidences = Vec::new();
+    let mut hits = Vec::new();
+    for batch in loader.iter() {
+        let remaining = limit.map_or(usize::MAX, |l| l - seen);
+        if remaining == 0 {
+            break;
+        }
+        let [n, ..] = batch.images.dims();
+        let take = n.min(remaining);
+        let (images, targets): (Tensor<B, 4>, Tensor<B, 1, Int>) = if take < n {
+            (
+                batch.images.narrow(0, 0, take),
+                batch.targets.narrow(0, 0, take),
+            )
+        } else {
+            (batch.images, batch.targets)
+        };
+        let logits = model.forward(images);
+        loss_sum += scalar(plain.forward(logits.clone(), targets.clone()));
+        let probabilities = softmax(logits, 1);
+        let confidence: Vec<f64> = probabilities
+            .clone()
+            .max_dim(1)
+            .into_data()
+            .convert::<f64>()
+            .to_vec()
+            .expect("f64");
+        let predicted: Vec<i64> = probabilities
+            .argmax(1)
+            .into_data()
+            .convert::<i64>()
+            .to_vec()
+            .expect("i64");
+        let truth: Vec<i64> = targets.into_data().convert::<i64>().to_vec().expect("i64");
+        for ((c, p), t) in confidence.into_iter().zip(predicted).zip(truth) {
+            correct += (p == t) as usize;
+            confidences.push(c);
+            hits.push(p == t);
+        }
+        seen += take;
+    }
+    let n = seen.max(1) as f64;
+    (
+        loss_sum / n,
+        correct as f64 / n,
+        expected_calibration_error(&confidences, &hits, 15),
+    )
+}
+
+/// `Arc<EpochOrder>` as a data set the loader can own while the loop keeps a handle.
+pub struct ArcDataset(pub Arc<EpochOrder>);
+
+impl Dataset<CifarItem> for ArcDataset {
+    fn get(&self, index: usize) -> Option<CifarItem> {
+        self.0.get(index)
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
