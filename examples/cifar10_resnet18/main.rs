@@ -511,7 +511,7 @@ mod tests {
             Err(TrainError::Loss(e)) => format!("loss: {e}"),
             other => panic!("{other:?}"),
         };
-        assert_eq!(flag_of(parse(&["--lr", "-1"])), "lr");
+        assert_eq!(flag_of(parse(&["--lr=-1"])), "lr");
         assert_eq!(flag_of(parse(&["--epochs", "0"])), "epochs");
         assert_eq!(flag_of(parse(&["--momentum", "1.5"])), "momentum");
         assert_eq!(
@@ -519,7 +519,7 @@ mod tests {
             "batch-size"
         );
         assert!(flag_of(parse(&["--smoothing", "1.2"])).contains("1.2"));
-        assert!(flag_of(parse(&["--alpha", "-0.5"])).contains("-0.5"));
+        assert!(flag_of(parse(&["--alpha=-0.5"])).contains("-0.5"));
         assert!(
             parse(&["--alpha", "0", "--smoothing", "0"]).is_ok(),
             "the plain baseline is valid"

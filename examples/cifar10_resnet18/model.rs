@@ -152,15 +152,25 @@ mod tests {
     fn full_model_has_the_reference_parameter_count_and_shapes() {
         let device = Default::default();
         let model = ResNetConfig::new().init::<NdArray>(&device);
-        // torchvision-style CIFAR ResNet-18 (kuangliu/pytorch-cifar): 11,173,962.
-        assert_eq!(model.num_params(), 11_173_962);
+        // Trainable parameters of the CIFAR ResNet-18 (kuangliu/pytorch-cifar, the
+        // tutorial's model): 11,173,962. Burn's `num_params` also counts each
+        // BatchNorm's running mean and variance: 2 x 4,800 channels (stem 64; stage
+        // convs 4x64 + 4x128 + 4x256 + 4x512; shortcuts 128 + 256 + 512).
+        let batch_norm_channels = 64 + 4 * (64 + 128 + 256 + 512) + (128 + 256 + 512);
+        assert_eq!(batch_norm_channels, 4_800);
+        assert_eq!(model.num_params(), 11_173_962 + 2 * batch_norm_channels);
         let logits = model.forward(Tensor::zeros([2, 3, 32, 32], &device));
         assert_eq!(logits.dims(), [2, 10]);
-        // PreAct ResNet-18 (kuangliu's PreActResNet18): 11,171,146.
+        // PreAct ResNet-18 (kuangliu's PreActResNet18): 11,171,146 trainable. Its
+        // BatchNorms normalise block inputs: bn1 sees the block's input width.
+        let preact_channels = (64 + 64 + 64 + 64)
+            + (64 + 128 + 128 + 128)
+            + (128 + 256 + 256 + 256)
+            + (256 + 512 + 512 + 512);
         let preact = ResNetConfig::new()
             .with_preact(true)
             .init::<NdArray>(&device);
-        assert_eq!(preact.num_params(), 11_171_146);
+        assert_eq!(preact.num_params(), 11_171_146 + 2 * preact_channels);
     }
 
     #[test]

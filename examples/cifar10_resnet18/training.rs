@@ -266,7 +266,8 @@ pub struct RunState {
     /// Epoch in progress (0-based); `step` batches of it are done.
     pub epoch: usize,
     pub step: usize,
-    /// The mixer's random state at the start of `epoch`.
+    /// The mixer's random state at the start of `epoch` (`None` before the first
+    /// epoch of a fresh run and for runs without mixing).
     pub mixer_at_epoch_start: Option<RngState>,
     /// Train-loss and accuracy sums (weighted by batch size) and images so far in `epoch`.
     pub partial: (f64, f64, usize),
@@ -568,7 +569,8 @@ pub fn train<B: AutodiffBackend>(
         state.step = 0;
         state.partial = (0.0, 0.0, 0);
         state.partial_seconds = 0.0;
-        state.mixer_at_epoch_start = None;
+        // The loader has drawn exactly this epoch's batches: where the next one starts.
+        state.mixer_at_epoch_start = mixer.as_ref().map(Mixer::rng_state);
         log.write(&state.history).map_err(io(out))?;
         let best = metrics.test_accuracy > state.best_accuracy;
         if best {
@@ -742,5 +744,262 @@ impl Dataset<CifarItem> for ArcDataset {
     }
     fn len(&self) -> usize {
         self.0.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{write_synthetic, Cifar10, RecordCount};
+    use burn::backend::Autodiff;
+    use burn_ndarray::NdArray;
+    use std::sync::Mutex;
+
+    type B = Autodiff<NdArray<f32>>;
+
+    /// Burn's ndarray seed is process-wide: runs that initialise models take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn tiny_config(epochs: usize) -> TrainingConfig {
+        TrainingConfig::new(ResNetConfig::new().with_base_width(2))
+            .with_epochs(epochs)
+            .with_batch_size(20)
+            .with_lr(0.05)
+            .with_seed(3)
+    }
+
+    fn options(dir: &Path) -> RunOptions {
+        RunOptions {
+            out_dir: dir.to_path_buf(),
+            workers: 0,
+            quiet: true,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            stop_after_steps: None,
+        }
+    }
+
+    fn synthetic(train: usize, test: usize) -> Cifar10 {
+        let root = tempfile::tempdir().unwrap();
+        write_synthetic(root.path(), train, test, 1).unwrap();
+        Cifar10::open(root.path(), RecordCount::Any).unwrap()
+    }
+
+    /// Metrics that must agree between runs (timings excluded).
+    fn outcome(history: &[EpochMetrics]) -> Vec<(usize, f64, f64, f64, f64, f64, f64)> {
+        history
+            .iter()
+            .map(|m| {
+                (
+                    m.epoch,
+                    m.lr,
+                    m.train_loss,
+                    m.train_accuracy,
+                    m.test_loss,
+                    m.test_accuracy,
+                    m.test_ece,
+                )
+            })
+            .collect()
+    }
+
+    fn resume_from(dir: &Path) -> (RunState, Vec<u8>, Vec<u8>) {
+        let path = dir.join("last.ckpt");
+        decode_checkpoint(&std::fs::read(&path).unwrap(), &path).unwrap()
+    }
+
+    #[test]
+    fn a_few_steps_on_a_fixed_batch_lower_the_loss() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let device = Default::default();
+        B::seed(&device, 1);
+        let mut model: ResNet<B> = ResNetConfig::new().with_base_width(4).init(&device);
+        let mut optim = optimizer::<B>(&TrainingConfig::new(ResNetConfig::new()));
+        let data = synthetic(16, 1);
+        let (pixels, labels) = CifarBatcher::test().build(
+            &(0..16)
+                .map(|i| data.train.get(i).unwrap())
+                .collect::<Vec<_>>(),
+        );
+        let images = Tensor::<B, 4>::from_data(
+            burn::tensor::TensorData::new(pixels, [16, 3, 32, 32]),
+            &device,
+        );
+        let targets =
+            Tensor::<B, 1, Int>::from_data(burn::tensor::TensorData::new(labels, [16]), &device);
+        let mixup = burn_mixup::MixupConfig::new()
+            .with_seed(Some(0))
+            .init()
+            .unwrap();
+        let batch = mixup.apply(images, targets).unwrap();
+        let criterion = LabelSmoothingCrossEntropyConfig::new()
+            .init::<B>(&device)
+            .unwrap();
+        let mut losses = Vec::new();
+        for _ in 0..8 {
+            let loss = batch.loss(model.forward(batch.inputs.clone()), &criterion);
+            losses.push(scalar(loss.clone().inner()));
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(0.05, model, grads);
+        }
+        assert!(losses.iter().all(|l| l.is_finite()));
+        assert!(losses[7] < 0.8 * losses[0], "{losses:?}");
+    }
+
+    #[test]
+    fn short_synthetic_run_learns_well_above_chance() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let data = synthetic(400, 100);
+        let config = TrainingConfig::new(ResNetConfig::new().with_base_width(4))
+            .with_epochs(4)
+            .with_batch_size(32)
+            .with_lr(0.05)
+            .with_lr_milestones(vec![3]);
+        let summary = train::<B>(
+            &config,
+            data.train,
+            data.test,
+            &Default::default(),
+            &options(dir.path()),
+            None,
+        )
+        .unwrap();
+        let last = summary.history.last().unwrap();
+        assert_eq!(summary.history.len(), 4);
+        assert!(
+            last.test_accuracy > 0.35,
+            "test accuracy {} (chance 0.10)",
+            last.test_accuracy
+        );
+        for file in [
+            "config.json",
+            "metrics.csv",
+            "curves.svg",
+            "last.ckpt",
+            "best.ckpt",
+        ] {
+            assert!(dir.path().join(file).is_file(), "{file}");
+        }
+        let saved = TrainingConfig::load(dir.path().join("config.json")).unwrap();
+        assert_eq!(saved, config);
+    }
+
+    #[test]
+    fn resumed_runs_reproduce_the_uninterrupted_run() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let data = synthetic(100, 40);
+        let device = Default::default();
+        let straight_dir = tempfile::tempdir().unwrap();
+        let straight = train::<B>(
+            &tiny_config(2),
+            data.train.clone(),
+            data.test.clone(),
+            &device,
+            &options(straight_dir.path()),
+            None,
+        )
+        .unwrap();
+
+        // 1 epoch, then resume for the second.
+        let split_dir = tempfile::tempdir().unwrap();
+        train::<B>(
+            &tiny_config(1),
+            data.train.clone(),
+            data.test.clone(),
+            &device,
+            &options(split_dir.path()),
+            None,
+        )
+        .unwrap();
+        let mut state = resume_from(split_dir.path());
+        state.0.config = serde_json::to_value(tiny_config(2)).unwrap();
+        let resumed = train::<B>(
+            &tiny_config(2),
+            data.train.clone(),
+            data.test.clone(),
+            &device,
+            &options(split_dir.path()),
+            Some(state),
+        )
+        .unwrap();
+        assert_eq!(outcome(&resumed.history), outcome(&straight.history));
+
+        // Interrupted in the middle of epoch 1 (after 7 of its 5 + 5 steps), then resumed.
+        let mid_dir = tempfile::tempdir().unwrap();
+        let mut stop = options(mid_dir.path());
+        stop.stop_after_steps = Some(7);
+        let partial = train::<B>(
+            &tiny_config(2),
+            data.train.clone(),
+            data.test.clone(),
+            &device,
+            &stop,
+            None,
+        )
+        .unwrap();
+        assert!(partial.interrupted);
+        assert_eq!(partial.history.len(), 1);
+        let resumed = train::<B>(
+            &tiny_config(2),
+            data.train,
+            data.test,
+            &device,
+            &options(mid_dir.path()),
+            Some(resume_from(mid_dir.path())),
+        )
+        .unwrap();
+        assert_eq!(outcome(&resumed.history), outcome(&straight.history));
+    }
+
+    #[test]
+    fn corrupt_or_foreign_checkpoints_are_errors_and_a_torn_write_keeps_the_last() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let data = synthetic(40, 20);
+        let dir = tempfile::tempdir().unwrap();
+        let device = Default::default();
+        train::<B>(
+            &tiny_config(1),
+            data.train.clone(),
+            data.test.clone(),
+            &device,
+            &options(dir.path()),
+            None,
+        )
+        .unwrap();
+        let path = dir.path().join("last.ckpt");
+        let good = std::fs::read(&path).unwrap();
+
+        // Flipped byte, truncation, foreign file: typed errors, no panic.
+        let mut flipped = good.clone();
+        flipped[good.len() / 2] ^= 1;
+        for bad in [
+            flipped,
+            good[..good.len() - 100].to_vec(),
+            b"PK\x03\x04 not ours".to_vec(),
+        ] {
+            assert!(matches!(
+                decode_checkpoint(&bad, &path),
+                Err(TrainError::Checkpoint { .. })
+            ));
+        }
+        // A crash mid-write leaves only a temporary file beside the intact checkpoint.
+        std::fs::write(dir.path().join(".last.ckpt.999.tmp"), &good[..1000]).unwrap();
+        assert!(decode_checkpoint(&std::fs::read(&path).unwrap(), &path).is_ok());
+
+        // A checkpoint resumed under another configuration is refused, naming the field.
+        let other = tiny_config(1).with_lr(0.2);
+        let err = train::<B>(
+            &other,
+            data.train,
+            data.test,
+            &device,
+            &options(dir.path()),
+            Some(resume_from(dir.path())),
+        )
+        .unwrap_err();
+        match err {
+            TrainError::ConfigMismatch { field, .. } => assert_eq!(field, "lr"),
+            other => panic!("{other:?}"),
+        }
     }
 }
