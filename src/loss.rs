@@ -262,6 +262,23 @@ impl<B: Backend> LogitSummary<B> {
     }
 }
 
+/// The hard targets a loss is taken against: one set, or two mixed by lambda.
+pub(crate) enum TargetMix<B: Backend> {
+    One(Tensor<B, 1, Int>),
+    /// `lambda * onehot(a) + (1 - lambda) * onehot(b)`.
+    Pair {
+        a: Tensor<B, 1, Int>,
+        b: Tensor<B, 1, Int>,
+        lambda: f64,
+    },
+    /// As `Pair`, with one lambda per sample (`[B]`).
+    PerSample {
+        a: Tensor<B, 1, Int>,
+        b: Tensor<B, 1, Int>,
+        lambda: Tensor<B, 1>,
+    },
+}
+
 /// Per-sample losses plus the denominator their mean divides by.
 pub(crate) struct PerSample<B: Backend> {
     /// `[B]`, zero on ignored samples.
@@ -420,7 +437,46 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
             });
         }
         let summary = LogitSummary::new(logits);
+        if !self.reweights_samples() {
+            return self.unweighted_loss(&summary, TargetMix::One(targets), reduction);
+        }
         Ok(self.per_sample(&summary, targets)?.reduce(reduction))
+    }
+
+    /// The loss without class weights or ignore index, for one target set or a
+    /// lambda-weighted pair, as ONE expression over `[B, 1]`:
+    /// `lse - u * sum_k s_k - a * sum_j c_j * s_{y_j}` (with `sum_j c_j = 1`), reduced
+    /// once. At small shapes the cost is the number of autodiff nodes, so nothing is
+    /// computed twice and nothing is reshaped before the reduction.
+    pub(crate) fn unweighted_loss(
+        &self,
+        summary: &LogitSummary<B>,
+        targets: TargetMix<B>,
+        reduction: Reduction,
+    ) -> Result<Tensor<B, 1>, LossError> {
+        let [batch, num_classes] = summary.dims();
+        let (onehot_coef, uniform_coef) = self.coefficients_for(num_classes)?;
+        let gather =
+            |y: Tensor<B, 1, Int>| summary.shifted.clone().gather(1, y.reshape([batch, 1]));
+        let target_term = match targets {
+            TargetMix::One(y) => gather(y) * onehot_coef,
+            TargetMix::Pair { a, b, lambda } => {
+                gather(a) * (onehot_coef * lambda) + gather(b) * (onehot_coef * (1.0 - lambda))
+            }
+            TargetMix::PerSample { a, b, lambda } => {
+                let lambda = lambda.reshape([batch, 1]);
+                (gather(a) * lambda.clone() + gather(b) * (lambda.neg() + 1.0)) * onehot_coef
+            }
+        };
+        let mut loss = summary.lse.clone() - target_term;
+        if uniform_coef != 0.0 {
+            loss = loss - summary.shifted.clone().sum_dim(1) * uniform_coef;
+        }
+        Ok(match reduction {
+            Reduction::Mean => loss.mean(),
+            Reduction::Sum => loss.sum(),
+            Reduction::None => loss.reshape([batch]),
+        })
     }
 
     /// Checks that the logits fit this loss (number of classes against the weights

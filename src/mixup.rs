@@ -15,7 +15,7 @@ use rand::RngExt;
 use rand_distr::{Beta, Distribution};
 
 use crate::error::{LossError, MixupError};
-use crate::loss::{LabelSmoothingCrossEntropy, LogitSummary, Reduction, SmoothingConvention};
+use crate::loss::{LabelSmoothingCrossEntropy, LogitSummary, SmoothingConvention, TargetMix};
 use std::sync::Arc;
 
 use crate::rng::{DrawCounter, RngState};
@@ -627,24 +627,26 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
         let device = logits.device();
         let summary = LogitSummary::new(logits);
         let reduction = criterion.reduction();
-        let loss_a = criterion.per_sample(&summary, self.targets_a.clone())?;
+        if !criterion.reweights_samples() {
+            let (a, b) = (self.targets_a.clone(), self.targets_b.clone());
+            let targets = match self.lambda.on_device::<B>(&device) {
+                LambdaOnDevice::Unmixed => TargetMix::One(a),
+                LambdaOnDevice::Batch(lambda) => TargetMix::Pair { a, b, lambda },
+                LambdaOnDevice::PerSample(lambda) => TargetMix::PerSample { a, b, lambda },
+            };
+            return criterion.unweighted_loss(&summary, targets, reduction);
+        }
+        // Class weights or an ignore index: each target set is normalised on its own,
+        // exactly as two calls of PyTorch's criterion would be.
         match self.lambda.on_device::<B>(&device) {
-            LambdaOnDevice::Unmixed => Ok(loss_a.reduce(reduction)),
+            LambdaOnDevice::PerSample(_) => Err(LossError::PerSampleLambdaUnsupported),
+            LambdaOnDevice::Unmixed => Ok(criterion
+                .per_sample(&summary, self.targets_a.clone())?
+                .reduce(reduction)),
             LambdaOnDevice::Batch(lambda) => {
+                let loss_a = criterion.per_sample(&summary, self.targets_a.clone())?;
                 let loss_b = criterion.per_sample(&summary, self.targets_b.clone())?;
                 Ok(loss_a.reduce(reduction) * lambda + loss_b.reduce(reduction) * (1.0 - lambda))
-            }
-            LambdaOnDevice::PerSample(lambda) => {
-                if criterion.reweights_samples() {
-                    return Err(LossError::PerSampleLambdaUnsupported);
-                }
-                let loss_b = criterion.per_sample(&summary, self.targets_b.clone())?;
-                let mixed = loss_a.loss * lambda.clone() + loss_b.loss * (lambda.neg() + 1.0);
-                Ok(match reduction {
-                    Reduction::None => mixed,
-                    Reduction::Sum => mixed.sum(),
-                    Reduction::Mean => mixed.mean(),
-                })
             }
         }
     }

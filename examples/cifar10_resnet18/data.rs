@@ -126,7 +126,7 @@ pub struct CifarDataset {
 impl CifarDataset {
     /// Parses and validates the records of one file; `path` names it in errors.
     pub fn parse(bytes: &[u8], path: &Path, count: RecordCount) -> Result<Self, DataError> {
-        if bytes.is_empty() || bytes.len() % RECORD_BYTES != 0 {
+        if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD_BYTES) {
             return Err(DataError::BadSize {
                 path: path.to_path_buf(),
                 size: bytes.len() as u64,
@@ -353,7 +353,7 @@ pub fn synthetic_record(label: u8, rng_seed: u64) -> [u8; RECORD_BYTES] {
         [140, 40, 230],
     ];
     let period = 4 + (k % 5) as i64 * 2;
-    let horizontal = k % 2 == 0;
+    let horizontal = k.is_multiple_of(2);
     let shift = (rng.next() % 32) as i64;
     let mut record = [0u8; RECORD_BYTES];
     record[0] = label;

@@ -18,6 +18,7 @@ mod data;
 mod download;
 mod metrics;
 mod model;
+mod multi;
 mod training;
 
 use std::path::{Path, PathBuf};
@@ -131,6 +132,14 @@ struct Cli {
     /// No progress bars: one line per epoch, for logs.
     #[arg(long)]
     quiet: bool,
+    /// Measure training throughput instead of training: run this many timed steps
+    /// (after --bench-warmup untimed ones), print one JSON line and exit. No
+    /// evaluation, no files written besides the synthetic data.
+    #[arg(long, value_name = "STEPS")]
+    bench_steps: Option<usize>,
+    /// Untimed steps before --bench-steps (compilation, autotuning, allocator warm-up).
+    #[arg(long, default_value_t = 5)]
+    bench_warmup: usize,
 }
 
 impl Cli {
@@ -357,13 +366,6 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), TrainError> {
     };
     config.validate()?;
     let devices = devices(&cli.devices)?;
-    if devices.len() > 1 {
-        return Err(TrainError::Flag {
-            flag: "devices",
-            expected: "a single device in this version (see README: multi-GPU)",
-            value: format!("{:?}", cli.devices),
-        });
-    }
     let device = &devices[0];
     let data = load_data(&cli, &config, &out_dir)?;
     eprintln!(
@@ -374,6 +376,43 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), TrainError> {
         config.batch_size,
         out_dir.display()
     );
+    if let Some(steps) = cli.bench_steps {
+        if steps == 0 {
+            return Err(TrainError::Flag {
+                flag: "bench-steps",
+                expected: "at least 1",
+                value: "0".into(),
+            });
+        }
+        let result = training::throughput::<TrainBackend>(
+            &config,
+            data.train,
+            device,
+            cli.workers,
+            cli.bench_warmup,
+            steps,
+        )?;
+        let backend = if cfg!(feature = "cuda") {
+            "cuda"
+        } else {
+            "ndarray"
+        };
+        let mixing = if config.mixer()?.is_some() {
+            "mixup"
+        } else {
+            "none"
+        };
+        let json = serde_json::json!({
+            "backend": backend,
+            "precision": "f32",
+            "mixing": mixing,
+            "smoothing": config.smoothing,
+            "base_width": config.model.base_width,
+            "throughput": result,
+        });
+        println!("{json}");
+        return Ok(());
+    }
     if cfg!(not(feature = "cuda")) {
         let seconds =
             estimate_seconds::<TrainBackend>(&config, device, data.train.len(), data.test.len());
@@ -406,8 +445,9 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), TrainError> {
         interrupt,
         stop_after_steps: None,
     };
-    let summary =
-        training::train::<TrainBackend>(&config, data.train, data.test, device, &options, resume)?;
+    let summary = training::train::<TrainBackend>(
+        &config, data.train, data.test, &devices, &options, resume,
+    )?;
     if summary.interrupted {
         eprintln!(
             "stopped; resume with: cargo run --release --example cifar10_resnet18 {}-- --resume {}",

@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use burn::config::Config;
 use burn::data::dataloader::batcher::Batcher;
-use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::split::split_dataloader;
+use burn::data::dataloader::{DataLoaderBuilder, DataLoaderIterator};
 use burn::data::dataset::Dataset;
 use burn::module::{AutodiffModule, Module};
 use burn::optim::decay::WeightDecayConfig;
@@ -37,6 +38,7 @@ use crate::checkpoint::write_atomically;
 use crate::data::{CifarDataset, CifarItem, DataError};
 use crate::metrics::{expected_calibration_error, EpochMetrics, MetricsLog};
 use crate::model::{ResNet, ResNetConfig};
+use crate::multi::MultiDevice;
 
 /// Every hyper-parameter of a run; saved as `config.json` next to the checkpoints.
 #[derive(Config, Debug, PartialEq)]
@@ -134,7 +136,7 @@ impl TrainingConfig {
         if self.batch_size == 0 {
             return flag("batch-size", "at least 1", self.batch_size.to_string());
         }
-        if self.mix_mode != MixMode::Batch && self.batch_size % 2 != 0 {
+        if self.mix_mode != MixMode::Batch && !self.batch_size.is_multiple_of(2) {
             return flag(
                 "batch-size",
                 "even in pair/elem mix modes",
@@ -355,6 +357,9 @@ pub struct RunSummary {
     pub interrupted: bool,
 }
 
+/// Loss and accuracy tensors of recent steps with their batch sizes, read back together.
+type PendingMetrics<B> = Vec<(Tensor<B, 1>, Tensor<B, 1>, usize)>;
+
 type Sgd<B, M> = burn::optim::adaptor::OptimizerAdaptor<
     burn::optim::Sgd<<B as AutodiffBackend>::InnerBackend>,
     M,
@@ -384,11 +389,22 @@ pub fn train<B: AutodiffBackend>(
     config: &TrainingConfig,
     train_set: CifarDataset,
     test_set: CifarDataset,
-    device: &B::Device,
+    devices: &[B::Device],
     options: &RunOptions,
     resume: Option<(RunState, Vec<u8>, Vec<u8>)>,
 ) -> Result<RunSummary, TrainError> {
     config.validate()?;
+    let device = devices
+        .first()
+        .ok_or_else(|| TrainError::Device("no device given".into()))?;
+    if !config.batch_size.is_multiple_of(devices.len()) {
+        return Err(TrainError::Flag {
+            flag: "batch-size",
+            expected: "a multiple of the number of devices",
+            value: format!("{} for {} devices", config.batch_size, devices.len()),
+        });
+    }
+    let multi = (devices.len() > 1).then(|| MultiDevice::<B>::new(devices, config.smoothing));
     let out = &options.out_dir;
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -436,15 +452,17 @@ pub fn train<B: AutodiffBackend>(
     let train_set = Arc::new(train_set);
     let order = Arc::new(EpochOrder::new(train_set.clone(), config.seed));
     let cifar_batcher = CifarBatcher::train(config.seed);
+    // Each device takes an equal share of every batch.
+    let device_batch = config.batch_size / devices.len();
     let train_loader = match &mixer {
         Some(mixer) => {
             DataLoaderBuilder::new(MixupBatcher::new(cifar_batcher.clone(), mixer.clone()))
-                .batch_size(config.batch_size)
+                .batch_size(device_batch)
                 .num_workers(options.workers)
                 .build(ArcDataset(order.clone()))
         }
         None => DataLoaderBuilder::new(Unmixed(cifar_batcher.clone()))
-            .batch_size(config.batch_size)
+            .batch_size(device_batch)
             .num_workers(options.workers)
             .build(ArcDataset(order.clone())),
     };
@@ -485,25 +503,47 @@ pub fn train<B: AutodiffBackend>(
         );
         let started = Instant::now();
         let (mut loss_sum, mut acc_sum, mut seen) = state.partial;
-        let mut pending: Vec<(
-            Tensor<B::InnerBackend, 1>,
-            Tensor<B::InnerBackend, 1>,
-            usize,
-        )> = Vec::new();
+        let mut pending: PendingMetrics<B::InnerBackend> = Vec::new();
         let mut interrupted = false;
-        for batch in train_loader.iter() {
-            let batch: MixedBatch<B, 4> = batch;
-            let size = batch.batch_size();
-            let logits = model.forward(batch.inputs.clone());
-            let loss = batch.loss(logits.clone(), &criterion);
-            let accuracy = batch.accuracy(logits.detach());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+        // One device: the loader's batches in order. Several: burn-train's
+        // multi-device step over a split of the epoch's remaining data.
+        let mut single = multi.is_none().then(|| train_loader.iter());
+        let split = multi
+            .as_ref()
+            .map(|_| split_dataloader(train_loader.clone(), devices));
+        let mut per_device: Vec<Box<dyn DataLoaderIterator<MixedBatch<B, 4>>>> =
+            split.iter().flatten().map(|loader| loader.iter()).collect();
+        loop {
+            let reports: PendingMetrics<B::InnerBackend> = match (&multi, single.as_mut()) {
+                (Some(multi), _) => match multi.step(&mut per_device, &model) {
+                    Some((grads, items)) => {
+                        model = optim.step(lr, model, grads);
+                        items
+                            .into_iter()
+                            .map(|item| (item.loss, item.accuracy, item.size))
+                            .collect()
+                    }
+                    None => break,
+                },
+                (None, Some(batches)) => match batches.next() {
+                    Some(batch) => {
+                        let size = batch.batch_size();
+                        let logits = model.forward(batch.inputs.clone());
+                        let loss = batch.loss(logits.clone(), &criterion);
+                        let accuracy = batch.accuracy(logits.detach());
+                        let grads = GradientsParams::from_grads(loss.backward(), &model);
+                        model = optim.step(lr, model, grads);
+                        vec![(loss.inner(), accuracy.inner(), size)]
+                    }
+                    None => break,
+                },
+                (None, None) => unreachable!("one of the two modes is set"),
+            };
             // Read the metrics back every few steps only: a read waits for the device.
-            pending.push((loss.inner(), accuracy.inner(), size));
+            pending.extend(reports);
             state.step += 1;
             total_steps += 1;
-            if pending.len() == 16 || state.step == steps_per_epoch {
+            if pending.len() >= 16 || state.step == steps_per_epoch {
                 for (l, a, n) in pending.drain(..) {
                     loss_sum += scalar(l) * n as f64;
                     acc_sum += scalar(a) * n as f64;
@@ -534,6 +574,18 @@ pub fn train<B: AutodiffBackend>(
         bar.finish_and_clear();
 
         if interrupted && state.step < steps_per_epoch {
+            if multi.is_some() {
+                // A position inside a split epoch cannot be replayed exactly: keep the
+                // checkpoint of the last finished epoch.
+                eprintln!(
+                    "stopped inside epoch {}: resuming restarts it from the last checkpoint",
+                    epoch + 1
+                );
+                return Ok(RunSummary {
+                    history: state.history,
+                    interrupted: true,
+                });
+            }
             state.partial = (loss_sum, acc_sum, seen);
             state.partial_seconds = train_seconds;
             save_checkpoint(out, "last.ckpt", &state, &model, &optim)?;
@@ -591,6 +643,92 @@ pub fn train<B: AutodiffBackend>(
     Ok(RunSummary {
         history: state.history,
         interrupted: false,
+    })
+}
+
+/// Training throughput over a fixed number of steps (the GPU check's measurement).
+#[derive(Debug, Clone, Copy, burn::serde::Serialize)]
+#[serde(crate = "burn::serde")]
+pub struct Throughput {
+    pub batch_size: usize,
+    pub steps: usize,
+    pub seconds: f64,
+    pub images_per_second: f64,
+    pub milliseconds_per_step: f64,
+}
+
+/// Runs `warmup` untimed then `steps` timed training steps (data loading, mixing,
+/// forward, loss, backward, SGD update), cycling through the data as needed. The
+/// clock stops after the last step's loss is read back, so queued device work counts.
+pub fn throughput<B: AutodiffBackend>(
+    config: &TrainingConfig,
+    train_set: CifarDataset,
+    device: &B::Device,
+    workers: usize,
+    warmup: usize,
+    steps: usize,
+) -> Result<Throughput, TrainError> {
+    config.validate()?;
+    B::seed(device, config.seed);
+    let mut model: ResNet<B> = config.model.init(device);
+    let mut optim = optimizer::<B>(config);
+    let criterion = LabelSmoothingCrossEntropyConfig::new()
+        .with_smoothing(config.smoothing)
+        .init::<B>(device)?;
+    let mixer = config.mixer()?;
+    let order = Arc::new(EpochOrder::new(Arc::new(train_set), config.seed));
+    let loader = match &mixer {
+        Some(mixer) => DataLoaderBuilder::new(MixupBatcher::new(
+            CifarBatcher::train(config.seed),
+            mixer.clone(),
+        ))
+        .batch_size(config.batch_size)
+        .num_workers(workers)
+        .build(ArcDataset(order.clone())),
+        None => DataLoaderBuilder::new(Unmixed(CifarBatcher::train(config.seed)))
+            .batch_size(config.batch_size)
+            .num_workers(workers)
+            .build(ArcDataset(order.clone())),
+    };
+    let (mut done, mut epoch, mut images) = (0usize, 0usize, 0usize);
+    let mut started = Instant::now();
+    let mut last_loss = None;
+    while done < warmup + steps {
+        order.set_epoch(epoch, 0);
+        epoch += 1;
+        for batch in loader.iter() {
+            let batch: MixedBatch<B, 4> = batch;
+            let size = batch.batch_size();
+            let logits = model.forward(batch.inputs.clone());
+            let loss = batch.loss(logits, &criterion);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(config.lr, model, grads);
+            done += 1;
+            if done == warmup {
+                // Drain the warm-up work before the clock starts.
+                let _ = scalar(loss.inner());
+                started = Instant::now();
+            } else {
+                if done > warmup {
+                    images += size;
+                }
+                last_loss = Some(loss.inner());
+            }
+            if done == warmup + steps {
+                break;
+            }
+        }
+    }
+    if let Some(loss) = last_loss {
+        let _ = scalar(loss);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Throughput {
+        batch_size: config.batch_size,
+        steps,
+        seconds,
+        images_per_second: images as f64 / seconds,
+        milliseconds_per_step: 1e3 * seconds / steps as f64,
     })
 }
 
@@ -859,7 +997,7 @@ mod tests {
             &config,
             data.train,
             data.test,
-            &Default::default(),
+            &[Default::default()],
             &options(dir.path()),
             None,
         )
@@ -888,7 +1026,7 @@ mod tests {
     fn resumed_runs_reproduce_the_uninterrupted_run() {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let data = synthetic(100, 40);
-        let device = Default::default();
+        let device = [Default::default()];
         let straight_dir = tempfile::tempdir().unwrap();
         let straight = train::<B>(
             &tiny_config(2),
@@ -956,7 +1094,7 @@ mod tests {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let data = synthetic(40, 20);
         let dir = tempfile::tempdir().unwrap();
-        let device = Default::default();
+        let device = [Default::default()];
         train::<B>(
             &tiny_config(1),
             data.train.clone(),
@@ -1001,5 +1139,52 @@ mod tests {
             TrainError::ConfigMismatch { field, .. } => assert_eq!(field, "lr"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Two replicas of the CPU device stand in for two GPUs: the multi-device step
+    /// splits each batch, sums the gradients and the model learns.
+    #[test]
+    fn two_devices_train_through_burn_train_multi_device_step() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let data = synthetic(320, 80);
+        let dir = tempfile::tempdir().unwrap();
+        let config = TrainingConfig::new(ResNetConfig::new().with_base_width(4))
+            .with_epochs(3)
+            .with_batch_size(32)
+            .with_lr(0.05);
+        let devices = [Default::default(), Default::default()];
+        let summary = train::<B>(
+            &config,
+            data.train.clone(),
+            data.test.clone(),
+            &devices,
+            &options(dir.path()),
+            None,
+        )
+        .unwrap();
+        assert_eq!(summary.history.len(), 3);
+        let last = summary.history.last().unwrap();
+        assert!(last.train_loss.is_finite() && last.train_loss < summary.history[0].train_loss);
+        assert!(
+            last.test_accuracy > 0.2,
+            "test accuracy {}",
+            last.test_accuracy
+        );
+        // A batch that does not split evenly is refused, naming the flag.
+        let odd = config.with_batch_size(33);
+        assert!(matches!(
+            train::<B>(
+                &odd,
+                data.train,
+                data.test,
+                &devices,
+                &options(dir.path()),
+                None
+            ),
+            Err(TrainError::Flag {
+                flag: "batch-size",
+                ..
+            })
+        ));
     }
 }

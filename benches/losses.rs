@@ -1,0 +1,272 @@
+//! Side-by-side costs of what this crate adds, against what it replaces, on
+//! burn-ndarray (forward + backward through burn-autodiff):
+//!
+//! 1. label-smoothing loss: ours (both conventions) vs Burn's `CrossEntropyLoss`
+//!    with `smoothing` vs Burn's plain cross-entropy;
+//! 2. mixup criterion: one-pass `MixedBatch::loss` vs the tutorial's two full
+//!    criterion calls;
+//! 3. mixing a [128, 3, 32, 32] batch: `Mixup::apply`, CutMix (batch and elem modes)
+//!    vs handing the batch on untouched.
+//!
+//! `cargo bench --bench losses` prints criterion's report, then a table of medians
+//! and ratios against each group's baseline (the numbers BENCHMARKS.md quotes).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use burn::backend::Autodiff;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use burn_mixup::{
+    LabelSmoothingCrossEntropyConfig, MixConfig, MixMode, Mixup, MixupConfig, MixupParams,
+    SmoothingConvention,
+};
+use burn_ndarray::NdArray;
+use criterion::{BenchmarkId, Criterion};
+
+type B = Autodiff<NdArray<f32>>;
+
+fn logits(batch: usize, classes: usize) -> Tensor<B, 2> {
+    Tensor::random(
+        [batch, classes],
+        Distribution::Normal(0.0, 2.0),
+        &Default::default(),
+    )
+}
+
+fn targets(batch: usize, classes: usize, offset: usize) -> Tensor<B, 1, Int> {
+    let values: Vec<i64> = (0..batch)
+        .map(|i| ((i * 7 + offset) % classes) as i64)
+        .collect();
+    Tensor::from_data(TensorData::new(values, [batch]), &Default::default())
+}
+
+/// Forward + backward of a scalar loss built from fresh leaf logits.
+fn fwd_bwd(base: &Tensor<B, 2>, loss: impl Fn(Tensor<B, 2>) -> Tensor<B, 1>) {
+    let leaf = base.clone().detach().require_grad();
+    let grads = loss(leaf.clone()).backward();
+    std::hint::black_box(leaf.grad(&grads));
+}
+
+const SHAPES: [(usize, usize); 2] = [(4096, 1000), (128, 10)];
+const EPS: f64 = 0.1;
+const LAMBDA: f64 = 0.7;
+
+fn smoothing(c: &mut Criterion) {
+    let device = Default::default();
+    for (batch, classes) in SHAPES {
+        let mut group = c.benchmark_group(format!("smoothing_fwd_bwd_{batch}x{classes}"));
+        let z = logits(batch, classes);
+        let y = targets(batch, classes, 0);
+        let uniform = LabelSmoothingCrossEntropyConfig::new()
+            .with_smoothing(EPS)
+            .init::<B>(&device)
+            .unwrap();
+        let off = LabelSmoothingCrossEntropyConfig::new()
+            .with_smoothing(EPS)
+            .with_convention(SmoothingConvention::OffTarget)
+            .init::<B>(&device)
+            .unwrap();
+        let burn_smoothed = CrossEntropyLossConfig::new()
+            .with_smoothing(Some(EPS as f32))
+            .init::<B>(&device);
+        let burn_plain = CrossEntropyLossConfig::new().init::<B>(&device);
+        group.bench_function("burn_plain", |b| {
+            b.iter(|| fwd_bwd(&z, |l| burn_plain.forward(l, y.clone())))
+        });
+        group.bench_function("burn_smoothed", |b| {
+            b.iter(|| fwd_bwd(&z, |l| burn_smoothed.forward(l, y.clone())))
+        });
+        group.bench_function("ours_uniform", |b| {
+            b.iter(|| fwd_bwd(&z, |l| uniform.forward(l, y.clone())))
+        });
+        group.bench_function("ours_off_target", |b| {
+            b.iter(|| fwd_bwd(&z, |l| off.forward(l, y.clone())))
+        });
+        group.finish();
+    }
+}
+
+fn mixup_criterion(c: &mut Criterion) {
+    let device = Default::default();
+    for (batch, classes) in SHAPES {
+        let mut group = c.benchmark_group(format!("mixup_criterion_{batch}x{classes}"));
+        let z = logits(batch, classes);
+        let permutation: Vec<usize> = (0..batch).rev().collect();
+        let params = MixupParams::new(LAMBDA, permutation).unwrap();
+        let mixed = Mixup::apply_params(
+            &params,
+            Tensor::<B, 2>::zeros([batch, 1], &device),
+            targets(batch, classes, 0),
+        )
+        .unwrap();
+        let ours = LabelSmoothingCrossEntropyConfig::new()
+            .with_smoothing(EPS)
+            .init::<B>(&device)
+            .unwrap();
+        let burn_smoothed = CrossEntropyLossConfig::new()
+            .with_smoothing(Some(EPS as f32))
+            .init::<B>(&device);
+        let (a, b_targets) = (mixed.targets_a.clone(), mixed.targets_b.clone());
+        group.bench_function("tutorial_two_calls_burn", |bench| {
+            bench.iter(|| {
+                fwd_bwd(&z, |l| {
+                    burn_smoothed.forward(l.clone(), a.clone()) * LAMBDA
+                        + burn_smoothed.forward(l, b_targets.clone()) * (1.0 - LAMBDA)
+                })
+            })
+        });
+        group.bench_function("tutorial_two_calls_ours", |bench| {
+            bench.iter(|| {
+                fwd_bwd(&z, |l| {
+                    ours.forward(l.clone(), a.clone()) * LAMBDA
+                        + ours.forward(l, b_targets.clone()) * (1.0 - LAMBDA)
+                })
+            })
+        });
+        group.bench_function("one_pass", |bench| {
+            bench.iter(|| fwd_bwd(&z, |l| mixed.loss(l, &ours)))
+        });
+        group.finish();
+    }
+}
+
+fn mixing(c: &mut Criterion) {
+    type P = NdArray<f32>;
+    let device = Default::default();
+    let images = Tensor::<P, 4>::random([128, 3, 32, 32], Distribution::Default, &device);
+    let labels: Tensor<P, 1, Int> = Tensor::from_data(
+        TensorData::new((0..128i64).map(|i| i % 10).collect::<Vec<_>>(), [128]),
+        &device,
+    );
+    let mixup = MixupConfig::new().with_seed(Some(1)).init().unwrap();
+    let cutmix = MixConfig::cutmix(10, 1.0)
+        .with_seed(Some(1))
+        .init()
+        .unwrap();
+    let cutmix_elem = MixConfig::cutmix(10, 1.0)
+        .with_mode(MixMode::Elem)
+        .with_seed(Some(1))
+        .init()
+        .unwrap();
+    let mut group = c.benchmark_group("mixing_128x3x32x32");
+    // The baseline: the batch goes to the model as it is (a handle clone). burn-ndarray
+    // computes eagerly, so each mixer's time is its whole cost.
+    group.bench_function(BenchmarkId::from_parameter("untouched"), |b| {
+        b.iter(|| std::hint::black_box(images.clone()))
+    });
+    group.bench_function(BenchmarkId::from_parameter("mixup_apply"), |b| {
+        b.iter(|| std::hint::black_box(mixup.apply(images.clone(), labels.clone()).unwrap().inputs))
+    });
+    group.bench_function(BenchmarkId::from_parameter("cutmix_batch"), |b| {
+        b.iter(|| {
+            std::hint::black_box(cutmix.apply(images.clone(), labels.clone()).unwrap().inputs)
+        })
+    });
+    group.bench_function(BenchmarkId::from_parameter("cutmix_elem"), |b| {
+        b.iter(|| {
+            std::hint::black_box(
+                cutmix_elem
+                    .apply(images.clone(), labels.clone())
+                    .unwrap()
+                    .inputs,
+            )
+        })
+    });
+    group.finish();
+}
+
+fn median_ns(dir: &std::path::Path, group: &str, function: &str) -> Option<f64> {
+    let path = dir
+        .join(group)
+        .join(function)
+        .join("new")
+        .join("estimates.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    json["median"]["point_estimate"].as_f64()
+}
+
+fn report(dir: &std::path::Path) {
+    let mut groups: Vec<(String, &str, Vec<&str>)> = Vec::new();
+    for (batch, classes) in SHAPES {
+        groups.push((
+            format!("smoothing_fwd_bwd_{batch}x{classes}"),
+            "burn_plain",
+            vec![
+                "burn_plain",
+                "burn_smoothed",
+                "ours_uniform",
+                "ours_off_target",
+            ],
+        ));
+        groups.push((
+            format!("mixup_criterion_{batch}x{classes}"),
+            "tutorial_two_calls_burn",
+            vec![
+                "tutorial_two_calls_burn",
+                "tutorial_two_calls_ours",
+                "one_pass",
+            ],
+        ));
+    }
+    groups.push((
+        "mixing_128x3x32x32".into(),
+        "untouched",
+        vec!["untouched", "mixup_apply", "cutmix_batch", "cutmix_elem"],
+    ));
+    println!("\n| group | function | median | ratio to baseline |");
+    println!("|---|---|---|---|");
+    for (group, baseline, functions) in &groups {
+        let Some(base) = median_ns(dir, group, baseline) else {
+            continue;
+        };
+        for function in functions {
+            if let Some(t) = median_ns(dir, group, function) {
+                println!("| {group} | {function} | {} | {:.3} |", pretty(t), t / base);
+            }
+        }
+    }
+    // The two ratios the issue sets targets for, spelled out.
+    for (batch, classes) in SHAPES {
+        let g = format!("smoothing_fwd_bwd_{batch}x{classes}");
+        if let (Some(ours), Some(smoothed), Some(plain)) = (
+            median_ns(dir, &g, "ours_uniform"),
+            median_ns(dir, &g, "burn_smoothed"),
+            median_ns(dir, &g, "burn_plain"),
+        ) {
+            println!("{g}: ours/burn_smoothed = {:.3} (target <= 1), ours/burn_plain = {:.3} (target <= 1.1)", ours / smoothed, ours / plain);
+        }
+        let g = format!("mixup_criterion_{batch}x{classes}");
+        if let (Some(one), Some(two)) = (
+            median_ns(dir, &g, "one_pass"),
+            median_ns(dir, &g, "tutorial_two_calls_burn"),
+        ) {
+            println!("{g}: one_pass/two_calls = {:.3} (target <= 0.6)", one / two);
+        }
+    }
+}
+
+fn pretty(ns: f64) -> String {
+    match ns {
+        t if t < 1e3 => format!("{t:.0} ns"),
+        t if t < 1e6 => format!("{:.1} us", t / 1e3),
+        t if t < 1e9 => format!("{:.2} ms", t / 1e6),
+        t => format!("{:.2} s", t / 1e9),
+    }
+}
+
+fn main() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("criterion");
+    let mut c = Criterion::default()
+        .output_directory(&dir)
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .configure_from_args();
+    smoothing(&mut c);
+    mixup_criterion(&mut c);
+    mixing(&mut c);
+    c.final_summary();
+    report(&dir);
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The GPU performance check: our CUDA example binary vs the same ResNet-18 step in
+# PyTorch, on one GPU, in well under 8 minutes.
+#
+# On the build machine (has Rust, no GPU):
+#   cargo build --release --features cuda --example cifar10_resnet18
+#   mkdir -p gpu-bin && cp target/release/examples/cifar10_resnet18 gpu-bin/ && strip gpu-bin/cifar10_resnet18
+# On the GPU host (CUDA, PyTorch, no Rust, no internet):
+#   scripts/gpu-check.sh --binary gpu-bin/cifar10_resnet18 --out gpu-check.json
+# Here, without a GPU, to test the script itself (CPU build, tiny model and steps):
+#   cargo build --example cifar10_resnet18 && scripts/gpu-check.sh --dry-run
+#
+# Measures, at batch 128 in f32: images/s of a full training step (loader, mixing,
+# forward, loss, backward, SGD) for mixup + label smoothing and for the plain
+# baseline (--alpha 0 --smoothing 0); then PyTorch eager f32 and channels-last +
+# bf16 autocast on the same GPU. Writes a JSON of every figure and prints a table.
+set -euo pipefail
+
+binary="target/release/examples/cifar10_resnet18"
+out="gpu-check.json"
+dry_run=0
+steps=60
+warmup=15
+batch=128
+width=64
+python="${PYTHON:-python3}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --binary) binary="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --steps) steps="$2"; shift 2 ;;
+    --dry-run) dry_run=1; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ "$dry_run" = 1 ]; then
+  [ -x "$binary" ] || binary="target/debug/examples/cifar10_resnet18"
+  steps=2; warmup=1; batch=8; width=4
+fi
+if [ ! -x "$binary" ]; then
+  echo "error: no example binary at $binary; build it first (see the top of this script)" >&2
+  exit 1
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+timeout_s=200
+[ "$dry_run" = 1 ] && timeout_s=120
+
+run_ours() { # $1 = label, rest = extra flags
+  local label="$1"; shift
+  echo "== burn-mixup: $label" >&2
+  timeout "$timeout_s" "$binary" --synthetic $((batch * (steps + warmup) + batch)) --out-dir "$work/$label" \
+    --batch-size "$batch" --base-width "$width" --bench-steps "$steps" --bench-warmup "$warmup" --quiet "$@" \
+    | tail -n 1 > "$work/$label.json"
+  cat "$work/$label.json" >&2
+}
+run_ours mixup_smoothing
+run_ours plain --alpha 0 --smoothing 0
+
+echo "== PyTorch" >&2
+torch_args=(--steps "$steps" --warmup "$warmup" --batch "$batch")
+[ "$dry_run" = 1 ] && torch_args+=(--dry-run)
+if ! timeout "$timeout_s" "$python" "$here/torch_resnet18_step.py" "${torch_args[@]}" > "$work/torch.json"; then
+  echo '{"skipped": "the PyTorch script failed or timed out"}' > "$work/torch.json"
+fi
+cat "$work/torch.json" >&2
+
+"$python" - "$work" "$out" "$dry_run" <<'PY'
+import json, sys, os
+work, out, dry = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+ours = {k: json.load(open(os.path.join(work, f"{k}.json"))) for k in ["mixup_smoothing", "plain"]}
+torch = json.load(open(os.path.join(work, "torch.json")))
+report = {"dry_run": dry, "burn_mixup": ours, "pytorch": torch}
+json.dump(report, open(out, "w"), indent=2)
+rows = [("burn-mixup " + ours[k]["backend"] + " f32, " + k.replace("_", " + "), ours[k]["throughput"]["images_per_second"]) for k in ours]
+for key in ["eager_f32_plain", "eager_f32_mixup_smoothing", "channels_last_bf16_plain", "channels_last_bf16_mixup_smoothing"]:
+    if key in torch:
+        rows.append(("PyTorch " + torch["device"] + " " + key.replace("_", " "), torch[key]["images_per_second"]))
+ref = ours["plain"]["throughput"]["images_per_second"]
+print(f"\n{'dry run (CPU, tiny model: not a measurement)' if dry else 'GPU check'}: images/s, batch {ours['plain']['throughput']['batch_size']}")
+print(f"{'configuration':<58} {'images/s':>10} {'vs ours plain':>14}")
+for name, value in rows:
+    print(f"{name:<58} {value:>10.1f} {value / ref:>14.3f}")
+mix = ours["mixup_smoothing"]["throughput"]["images_per_second"]
+print(f"mixup + smoothing cost: plain/mixed step-time ratio = {ref / mix:.3f} (target <= 1.02)")
+if "skipped" in torch:
+    print("PyTorch: " + torch["skipped"])
+print(f"figures written to {out}")
+PY
