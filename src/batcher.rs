@@ -45,7 +45,16 @@ impl<B: Backend, const D: usize> IntoClassificationBatch<B, D>
 }
 
 /// What a [`MixupBatcher`] mixes with: a plain [`Mixup`] or a full [`Mixer`]
-/// (Mixup and CutMix, batch/pair/element modes).
+/// (Mixup and CutMix, batch/pair/element modes). Both convert with `into()`.
+///
+/// ```
+/// use burn_mixup::{BatchMixer, MixConfig, MixupConfig};
+///
+/// let plain: BatchMixer = MixupConfig::new().init()?.into();
+/// let full: BatchMixer = MixConfig::cutmix(10, 1.0).init()?.into();
+/// assert!(matches!(plain, BatchMixer::Mixup(_)) && matches!(full, BatchMixer::Mixer(_)));
+/// # Ok::<(), burn_mixup::MixupError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub enum BatchMixer {
     /// Input Mixup.

@@ -40,13 +40,53 @@ use crate::rng::{DrawCounter, RngState};
 /// ```
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum MixMode {
-    /// One lambda (and one CutMix box) for the whole batch.
+    /// One lambda (and one CutMix box) for the whole batch: the cheapest mode.
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use burn_mixup::{Lambda, MixConfig, MixMode};
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let mixer = MixConfig::new(10).with_mode(MixMode::Batch).with_seed(Some(1)).init()?;
+    /// let batch = mixer.apply(Tensor::<NdArray, 4>::zeros([4, 3, 8, 8], &device),
+    ///                         Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3], &device))?;
+    /// assert!(matches!(batch.lambda, Lambda::Batch(_)));
+    /// # Ok::<(), burn_mixup::MixupError>(())
+    /// ```
     Batch,
     /// One lambda per pair `(i, B-1-i)`; both samples of a pair are mixed with each
     /// other with the same lambda and box. Needs an even batch.
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use burn_mixup::{Lambda, MixConfig, MixMode};
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let mixer = MixConfig::new(10).with_mode(MixMode::Pair).with_seed(Some(1)).init()?;
+    /// let batch = mixer.apply(Tensor::<NdArray, 4>::zeros([4, 3, 8, 8], &device),
+    ///                         Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3], &device))?;
+    /// let Lambda::PerSample(l) = batch.lambda else { unreachable!() };
+    /// assert!(l[0] == l[3] && l[1] == l[2]); // partners share lambda
+    /// # Ok::<(), burn_mixup::MixupError>(())
+    /// ```
     Pair,
     /// One lambda per sample, each mixed with the original of sample `B-1-i`. Needs
     /// an even batch.
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use burn_mixup::{Lambda, MixConfig, MixMode};
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let mixer = MixConfig::new(10).with_cutmix_alpha(1.0).with_mode(MixMode::Elem).init()?;
+    /// let batch = mixer.apply(Tensor::<NdArray, 4>::zeros([4, 3, 8, 8], &device),
+    ///                         Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3], &device))?;
+    /// assert!(matches!(batch.lambda, Lambda::PerSample(ref l) if l.len() == 4));
+    /// # Ok::<(), burn_mixup::MixupError>(())
+    /// ```
     Elem,
 }
 
