@@ -260,6 +260,27 @@ impl<B: Backend> Batcher<B, CifarItem, MixedBatch<B, 4>> for Unmixed {
     }
 }
 
+/// The training loader: CIFAR batches, mixed when a mixer is set, over the epoch order.
+fn train_loader<B: Backend>(
+    mixer: &Option<Mixer>,
+    batcher: &CifarBatcher,
+    order: &Arc<EpochOrder>,
+    batch_size: usize,
+    workers: usize,
+) -> Arc<dyn burn::data::dataloader::DataLoader<B, MixedBatch<B, 4>>> {
+    let data = ArcDataset(order.clone());
+    match mixer {
+        Some(mixer) => DataLoaderBuilder::new(MixupBatcher::new(batcher.clone(), mixer.clone()))
+            .batch_size(batch_size)
+            .num_workers(workers)
+            .build(data),
+        None => DataLoaderBuilder::new(Unmixed(batcher.clone()))
+            .batch_size(batch_size)
+            .num_workers(workers)
+            .build(data),
+    }
+}
+
 /// What a checkpoint holds besides the model and optimizer records.
 #[derive(Debug, Clone, PartialEq, burn::serde::Serialize, burn::serde::Deserialize)]
 #[serde(crate = "burn::serde")]
@@ -454,18 +475,13 @@ pub fn train<B: AutodiffBackend>(
     let cifar_batcher = CifarBatcher::train(config.seed);
     // Each device takes an equal share of every batch.
     let device_batch = config.batch_size / devices.len();
-    let train_loader = match &mixer {
-        Some(mixer) => {
-            DataLoaderBuilder::new(MixupBatcher::new(cifar_batcher.clone(), mixer.clone()))
-                .batch_size(device_batch)
-                .num_workers(options.workers)
-                .build(ArcDataset(order.clone()))
-        }
-        None => DataLoaderBuilder::new(Unmixed(cifar_batcher.clone()))
-            .batch_size(device_batch)
-            .num_workers(options.workers)
-            .build(ArcDataset(order.clone())),
-    };
+    let train_loader = train_loader::<B>(
+        &mixer,
+        &cifar_batcher,
+        &order,
+        device_batch,
+        options.workers,
+    );
     let test_loader = DataLoaderBuilder::new(CifarBatcher::test())
         .batch_size(config.batch_size.max(256))
         .num_workers(options.workers)
@@ -677,19 +693,13 @@ pub fn throughput<B: AutodiffBackend>(
         .init::<B>(device)?;
     let mixer = config.mixer()?;
     let order = Arc::new(EpochOrder::new(Arc::new(train_set), config.seed));
-    let loader = match &mixer {
-        Some(mixer) => DataLoaderBuilder::new(MixupBatcher::new(
-            CifarBatcher::train(config.seed),
-            mixer.clone(),
-        ))
-        .batch_size(config.batch_size)
-        .num_workers(workers)
-        .build(ArcDataset(order.clone())),
-        None => DataLoaderBuilder::new(Unmixed(CifarBatcher::train(config.seed)))
-            .batch_size(config.batch_size)
-            .num_workers(workers)
-            .build(ArcDataset(order.clone())),
-    };
+    let loader = train_loader::<B>(
+        &mixer,
+        &CifarBatcher::train(config.seed),
+        &order,
+        config.batch_size,
+        workers,
+    );
     let (mut done, mut epoch, mut images) = (0usize, 0usize, 0usize);
     let mut started = Instant::now();
     let mut last_loss = None;
