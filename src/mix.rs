@@ -503,7 +503,7 @@ impl Mixer {
                 }
                 Draw::CutMix(lambda) => {
                     let (cut, lambda) = self.sample_box(image, lambda, &mut rng);
-                    let keep = box_mask(image, &[Some(cut)]);
+                    let keep = box_mask(image, cut);
                     let batch = paste(inputs, targets, &permutation, keep, 1, image)?;
                     Ok(MixedBatch {
                         lambda: Lambda::Batch(lambda),
@@ -528,7 +528,7 @@ impl Mixer {
                 Draw::Mixup(lambda) => (lambda, vec![lambda as f32; pixels]),
                 Draw::CutMix(lambda) => {
                     let (cut, lambda) = self.sample_box(image, lambda, &mut rng);
-                    (lambda, box_mask(image, &[Some(cut)]))
+                    (lambda, box_mask(image, cut))
                 }
             };
             lambdas.push(lambda);
@@ -619,17 +619,12 @@ impl Mixer {
     }
 }
 
-/// Per-pixel weights of the sample's own content: 0 inside its box, 1 outside.
-/// `cuts.len()` images of `height x width`, row-major.
-fn box_mask((height, width): (usize, usize), cuts: &[Option<CutBox>]) -> Vec<f32> {
-    let mut keep = vec![1.0f32; cuts.len() * height * width];
-    for (image, cut) in cuts.iter().enumerate() {
-        if let Some(cut) = cut {
-            for y in cut.y0..cut.y1 {
-                let row = (image * height + y) * width;
-                keep[row + cut.x0..row + cut.x1].fill(0.0);
-            }
-        }
+/// Per-pixel weights of an image's own content: 0 inside the box, 1 outside, for
+/// one `height x width` image, row-major.
+fn box_mask((height, width): (usize, usize), cut: CutBox) -> Vec<f32> {
+    let mut keep = vec![1.0f32; height * width];
+    for y in cut.y0..cut.y1 {
+        keep[y * width + cut.x0..y * width + cut.x1].fill(0.0);
     }
     keep
 }
