@@ -15,7 +15,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, Int, Tensor};
+use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use crate::error::LossError;
 
@@ -230,7 +230,17 @@ pub struct LabelSmoothingCrossEntropy<B: Backend> {
 
 /// The per-row pieces every smoothed or mixed cross-entropy is made of: one
 /// log-sum-exp per row, computed once and shared by all the targets of a batch.
+///
+/// Reproducibility rule: no tensor of the graph feeds more than two operations.
+/// burn-autodiff adds the gradients arriving at a node in an order that differs
+/// from process to process; two terms add the same either way, three do not
+/// (floating-point addition is not associative). So the class sum is taken on the
+/// raw logits (whose other use is the shift) and all target sets are gathered at once.
 pub(crate) struct LogitSummary<B: Backend> {
+    /// The logits, kept for `sum_k z_k`.
+    logits: Tensor<B, 2>,
+    /// `max(z)`, detached, `[B, 1]`.
+    max: Tensor<B, 2>,
     /// `z - max(z)`, `[B, K]`.
     shifted: Tensor<B, 2>,
     /// `log(sum_k exp(shifted))`, `[B, 1]`.
@@ -242,9 +252,30 @@ impl<B: Backend> LogitSummary<B> {
         // The max shift only guards exp() against overflow; detaching it keeps a
         // gradient path (whose contribution is exactly zero) out of the graph.
         let max = logits.clone().detach().max_dim(1);
-        let shifted = logits - max;
+        let shifted = logits.clone() - max.clone();
         let lse = shifted.clone().exp().sum_dim(1).log();
-        Self { shifted, lse }
+        Self {
+            logits,
+            max,
+            shifted,
+            lse,
+        }
+    }
+
+    /// `sum_k s_k = sum_k z_k - K * max`, `[B, 1]`, from the raw logits.
+    fn shifted_sum(&self) -> Tensor<B, 2> {
+        let [_, num_classes] = self.dims();
+        self.logits.clone().sum_dim(1) - self.max.clone() * num_classes as f64
+    }
+
+    /// `sum_k w_k s_k = sum_k w_k z_k - (sum_k w_k) * max`, `[B, 1]`.
+    fn weighted_shifted_sum(&self, weights: &Tensor<B, 1>) -> Tensor<B, 2> {
+        let [_, num_classes] = self.dims();
+        let total = weights.clone().sum().reshape([1, 1]);
+        self.logits
+            .clone()
+            .matmul(weights.clone().reshape([num_classes, 1]))
+            - self.max.clone() * total
     }
 
     fn dims(&self) -> [usize; 2] {
@@ -456,21 +487,37 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
     ) -> Result<Tensor<B, 1>, LossError> {
         let [batch, num_classes] = summary.dims();
         let (onehot_coef, uniform_coef) = self.coefficients_for(num_classes)?;
-        let gather =
-            |y: Tensor<B, 1, Int>| summary.shifted.clone().gather(1, y.reshape([batch, 1]));
+        let column = |y: Tensor<B, 1, Int>| y.reshape([batch, 1]);
+        // One gather for all target sets (see `LogitSummary` on why).
         let target_term = match targets {
-            TargetMix::One(y) => gather(y) * onehot_coef,
+            TargetMix::One(y) => summary.shifted.clone().gather(1, column(y)) * onehot_coef,
             TargetMix::Pair { a, b, lambda } => {
-                gather(a) * (onehot_coef * lambda) + gather(b) * (onehot_coef * (1.0 - lambda))
+                let both = summary
+                    .shifted
+                    .clone()
+                    .gather(1, Tensor::cat(vec![column(a), column(b)], 1));
+                let weights = vec![
+                    (onehot_coef * lambda) as f32,
+                    (onehot_coef * (1.0 - lambda)) as f32,
+                ];
+                let coefficients =
+                    Tensor::<B, 2>::from_data(TensorData::new(weights, [1, 2]), &both.device());
+                (both * coefficients).sum_dim(1)
             }
             TargetMix::PerSample { a, b, lambda } => {
+                let both = summary
+                    .shifted
+                    .clone()
+                    .gather(1, Tensor::cat(vec![column(a), column(b)], 1));
                 let lambda = lambda.reshape([batch, 1]);
-                (gather(a) * lambda.clone() + gather(b) * (lambda.neg() + 1.0)) * onehot_coef
+                let coefficients =
+                    Tensor::cat(vec![lambda.clone(), lambda.neg() + 1.0], 1) * onehot_coef;
+                (both * coefficients).sum_dim(1)
             }
         };
         let mut loss = summary.lse.clone() - target_term;
         if uniform_coef != 0.0 {
-            loss = loss - summary.shifted.clone().sum_dim(1) * uniform_coef;
+            loss = loss - summary.shifted_sum() * uniform_coef;
         }
         Ok(match reduction {
             Reduction::Mean => loss.mean(),
@@ -534,7 +581,7 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
                 // lse - a * s_y - u * sum_k s_k
                 let mut loss = lse - shifted_target * onehot_coef;
                 if uniform_coef != 0.0 {
-                    loss = loss - summary.shifted.clone().sum_dim(1) * uniform_coef;
+                    loss = loss - summary.shifted_sum() * uniform_coef;
                 }
                 (loss.reshape([batch]), None)
             }
@@ -543,10 +590,7 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
                 let target_weight = weights.clone().select(0, safe_targets).reshape([batch, 1]);
                 let mut loss = (lse.clone() - shifted_target) * target_weight.clone() * onehot_coef;
                 if uniform_coef != 0.0 {
-                    let weighted_sum = summary
-                        .shifted
-                        .clone()
-                        .matmul(weights.clone().reshape([num_classes, 1]));
+                    let weighted_sum = summary.weighted_shifted_sum(weights);
                     let total_weight = weights.clone().sum().reshape([1, 1]);
                     loss = loss + (lse * total_weight - weighted_sum) * uniform_coef;
                 }

@@ -1156,12 +1156,13 @@ mod tests {
     #[test]
     fn two_devices_train_through_burn_train_multi_device_step() {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        let data = synthetic(320, 80);
+        let data = synthetic(400, 100);
         let dir = tempfile::tempdir().unwrap();
         let config = TrainingConfig::new(ResNetConfig::new().with_base_width(4))
-            .with_epochs(3)
+            .with_epochs(4)
             .with_batch_size(32)
-            .with_lr(0.05);
+            .with_lr(0.05)
+            .with_lr_milestones(vec![3]);
         let devices = [Default::default(), Default::default()];
         let summary = train::<B>(
             &config,
@@ -1172,7 +1173,7 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(summary.history.len(), 3);
+        assert_eq!(summary.history.len(), 4);
         let last = summary.history.last().unwrap();
         assert!(last.train_loss.is_finite() && last.train_loss < summary.history[0].train_loss);
         assert!(
