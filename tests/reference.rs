@@ -42,6 +42,31 @@ fn smoothed(case: &Value, eps: f64, convention: SmoothingConvention) -> (f32, Ve
     (to_vec(mean.inner())[0], to_vec(none.inner()), to_vec(grad))
 }
 
+/// The three checks every reference result gets: mean loss and per-sample losses
+/// to rtol 1e-5, the gradient of the mean to atol 1e-6.
+fn assert_matches_result(result: &Value, mean: f32, none: &[f32], grad: &[f32], what: &str) {
+    assert_scalar(
+        mean,
+        result["loss_mean"].as_f64().unwrap(),
+        LOSS_RTOL,
+        &format!("mean {what}"),
+    );
+    assert_close(
+        none,
+        &flat(&result["loss_none"]).0,
+        LOSS_RTOL,
+        0.0,
+        &format!("none {what}"),
+    );
+    assert_close(
+        grad,
+        &flat(&result["grad_mean"]).0,
+        0.0,
+        GRAD_ATOL,
+        &format!("grad {what}"),
+    );
+}
+
 #[test]
 fn pytorch_label_smoothing_losses_and_gradients() {
     let refs = refs();
@@ -51,26 +76,7 @@ fn pytorch_label_smoothing_losses_and_gradients() {
     for result in results {
         let eps = result["eps"].as_f64().unwrap();
         let (mean, none, grad) = smoothed(case, eps, SmoothingConvention::Uniform);
-        assert_scalar(
-            mean,
-            result["loss_mean"].as_f64().unwrap(),
-            LOSS_RTOL,
-            &format!("mean eps={eps}"),
-        );
-        assert_close(
-            &none,
-            &flat(&result["loss_none"]).0,
-            LOSS_RTOL,
-            0.0,
-            &format!("none eps={eps}"),
-        );
-        assert_close(
-            &grad,
-            &flat(&result["grad_mean"]).0,
-            0.0,
-            GRAD_ATOL,
-            &format!("grad eps={eps}"),
-        );
+        assert_matches_result(result, mean, &none, &grad, &format!("eps={eps}"));
     }
 }
 
@@ -81,26 +87,7 @@ fn tutorial_off_target_convention_losses_and_gradients() {
     for result in case["results"].as_array().unwrap() {
         let eps = result["eps"].as_f64().unwrap();
         let (mean, none, grad) = smoothed(case, eps, SmoothingConvention::OffTarget);
-        assert_scalar(
-            mean,
-            result["loss_mean"].as_f64().unwrap(),
-            LOSS_RTOL,
-            &format!("mean eps={eps}"),
-        );
-        assert_close(
-            &none,
-            &flat(&result["loss_none"]).0,
-            LOSS_RTOL,
-            0.0,
-            &format!("none eps={eps}"),
-        );
-        assert_close(
-            &grad,
-            &flat(&result["grad_mean"]).0,
-            0.0,
-            GRAD_ATOL,
-            &format!("grad eps={eps}"),
-        );
+        assert_matches_result(result, mean, &none, &grad, &format!("eps={eps}"));
 
         // The other convention gives PyTorch's number at the same eps, and the two
         // are told apart at this tolerance.
