@@ -100,8 +100,13 @@ impl SmoothingConvention {
     }
 }
 
+/// Whether `eps` is a usable smoothing factor: finite and in [0, 1).
+pub(crate) fn is_valid_smoothing(eps: f64) -> bool {
+    eps.is_finite() && (0.0..1.0).contains(&eps)
+}
+
 fn check_smoothing(eps: f64) -> Result<(), LossError> {
-    if eps.is_finite() && (0.0..1.0).contains(&eps) {
+    if is_valid_smoothing(eps) {
         Ok(())
     } else {
         Err(LossError::InvalidSmoothing(eps))

@@ -24,6 +24,7 @@ use rand_distr::{Beta, Distribution};
 
 use crate::cutmix::{check_minmax, cutmix_bbox_and_lambda, CutBox};
 use crate::error::MixupError;
+use crate::loss::is_valid_smoothing;
 use crate::mixup::{
     beta_distribution, check_batch, check_probability, Lambda, MixedBatch, Mixup, MixupParams,
     Pairing,
@@ -254,7 +255,7 @@ impl MixConfig {
         }
         check_probability("prob", self.prob)?;
         check_probability("switch_prob", self.switch_prob)?;
-        if !(self.label_smoothing.is_finite() && (0.0..1.0).contains(&self.label_smoothing)) {
+        if !is_valid_smoothing(self.label_smoothing) {
             return Err(MixupError::InvalidSmoothing(self.label_smoothing));
         }
         if self.num_classes < 2 {
@@ -409,14 +410,7 @@ impl Mixer {
         if rng.random::<f64>() >= self.config.prob {
             return Draw::Unmixed;
         }
-        // timm forces cutmix_alpha = 1 when only minmax is set; lambda is then
-        // replaced by the box's kept fraction anyway.
-        let uniform = Beta::new(1.0, 1.0).expect("Beta(1, 1) is valid");
-        let cutmix = cutmix.as_ref().or(if self.config.cutmix_minmax.is_some() {
-            Some(&uniform)
-        } else {
-            None
-        });
+        let cutmix = cutmix.as_ref();
         match (mixup, cutmix) {
             (Some(mixup), Some(cutmix)) => {
                 if rng.random::<f64>() < self.config.switch_prob {
@@ -484,7 +478,15 @@ impl Mixer {
             return Ok(unmixed());
         }
         let mixup_beta = self.scaled_beta("mixup_alpha", self.config.mixup_alpha);
-        let cutmix_beta = self.scaled_beta("cutmix_alpha", self.config.cutmix_alpha);
+        // timm forces cutmix_alpha = 1 when only minmax is set; lambda is then
+        // replaced by the box's kept fraction anyway.
+        let cutmix_beta = self
+            .scaled_beta("cutmix_alpha", self.config.cutmix_alpha)
+            .or_else(|| {
+                self.config
+                    .cutmix_minmax
+                    .map(|_| Beta::new(1.0, 1.0).expect("Beta(1, 1) is valid"))
+            });
 
         if mode == MixMode::Batch {
             let draw = self.draw(&mut rng, &mixup_beta, &cutmix_beta);

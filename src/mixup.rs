@@ -15,7 +15,9 @@ use rand::RngExt;
 use rand_distr::{Beta, Distribution};
 
 use crate::error::{LossError, MixupError};
-use crate::loss::{LabelSmoothingCrossEntropy, LogitSummary, SmoothingConvention, TargetMix};
+use crate::loss::{
+    is_valid_smoothing, LabelSmoothingCrossEntropy, LogitSummary, SmoothingConvention, TargetMix,
+};
 use std::sync::Arc;
 
 use crate::rng::{DrawCounter, RngState};
@@ -681,7 +683,7 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
         if num_classes == 0 {
             return Err(MixupError::InvalidNumClasses(num_classes));
         }
-        if !(smoothing.is_finite() && (0.0..1.0).contains(&smoothing)) {
+        if !is_valid_smoothing(smoothing) {
             return Err(MixupError::InvalidSmoothing(smoothing));
         }
         let device = self.targets_a.device();

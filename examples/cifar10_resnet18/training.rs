@@ -23,7 +23,7 @@ use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Int, Tensor};
+use burn::tensor::Tensor;
 use burn_mixup::{
     LabelSmoothingCrossEntropyConfig, Lambda, MixConfig, MixMode, MixScheduleConfig, MixedBatch,
     Mixer, MixupBatcher, MixupError, Pairing, Reduction, RngState,
@@ -613,7 +613,7 @@ pub fn train<B: AutodiffBackend>(
 
         let eval_started = Instant::now();
         let (test_loss, test_accuracy, ece) =
-            evaluate::<B::InnerBackend>(&model.valid(), &test_loader, config.test_limit);
+            evaluate::<B::InnerBackend>(&model.valid(), &test_loader);
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             lr,
@@ -821,11 +821,11 @@ fn save_checkpoint<B: AutodiffBackend>(
     write_atomically(&path, &bytes).map_err(|source| TrainError::Io { path, source })
 }
 
-/// Plain cross-entropy, accuracy and 15-bin ECE on the test set.
+/// Plain cross-entropy, accuracy and 15-bin ECE on the test set (already cut to
+/// `--test-limit` when it was loaded).
 pub fn evaluate<B: Backend>(
     model: &ResNet<B>,
     loader: &Arc<dyn burn::data::dataloader::DataLoader<B, CifarBatch<B>>>,
-    limit: Option<usize>,
 ) -> (f64, f64, f64) {
     let device = model.devices()[0].clone();
     let plain = LabelSmoothingCrossEntropyConfig::new()
@@ -837,20 +837,8 @@ pub fn evaluate<B: Backend>(
     let mut confidences = Vec::new();
     let mut hits = Vec::new();
     for batch in loader.iter() {
-        let remaining = limit.map_or(usize::MAX, |l| l - seen);
-        if remaining == 0 {
-            break;
-        }
         let [n, ..] = batch.images.dims();
-        let take = n.min(remaining);
-        let (images, targets): (Tensor<B, 4>, Tensor<B, 1, Int>) = if take < n {
-            (
-                batch.images.narrow(0, 0, take),
-                batch.targets.narrow(0, 0, take),
-            )
-        } else {
-            (batch.images, batch.targets)
-        };
+        let (images, targets) = (batch.images, batch.targets);
         let logits = model.forward(images);
         loss_sum += scalar(plain.forward(logits.clone(), targets.clone()));
         let probabilities = softmax(logits, 1);
@@ -873,7 +861,7 @@ pub fn evaluate<B: Backend>(
             confidences.push(c);
             hits.push(p == t);
         }
-        seen += take;
+        seen += n;
     }
     let n = seen.max(1) as f64;
     (
@@ -900,6 +888,7 @@ mod tests {
     use super::*;
     use crate::data::{write_synthetic, Cifar10, RecordCount};
     use burn::backend::Autodiff;
+    use burn::tensor::Int;
     use burn_ndarray::NdArray;
     use std::sync::Mutex;
 
