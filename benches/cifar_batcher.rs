@@ -20,8 +20,8 @@ mod download;
 use std::path::Path;
 use std::time::Instant;
 
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn_ndarray::NdArray;
 

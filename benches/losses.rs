@@ -5,8 +5,8 @@
 //!    with `smoothing` vs Burn's plain cross-entropy;
 //! 2. mixup criterion: one-pass `MixedBatch::loss` vs the tutorial's two full
 //!    criterion calls;
-//! 3. mixing a [128, 3, 32, 32] batch: `Mixup::apply`, CutMix (batch and elem modes)
-//!    vs handing the batch on untouched.
+//! 3. mixing a [128, 3, 32, 32] batch: Mixup and CutMix through `Mixer::apply` (batch
+//!    and elem modes) vs handing the batch on untouched.
 //!
 //! `cargo bench --bench losses` prints criterion's report, then a table of medians
 //! and ratios against each group's baseline (the numbers BENCHMARKS.md quotes).
@@ -18,8 +18,7 @@ use burn::backend::Autodiff;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use burn_mixup::{
-    LabelSmoothingCrossEntropyConfig, MixConfig, MixMode, Mixup, MixupConfig, MixupParams,
-    SmoothingConvention,
+    LabelSmoothingCrossEntropyConfig, MixConfig, MixMode, MixParams, SmoothingConvention,
 };
 use burn_ndarray::NdArray;
 use criterion::{BenchmarkId, Criterion};
@@ -93,13 +92,13 @@ fn mixup_criterion(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("mixup_criterion_{batch}x{classes}"));
         let z = logits(batch, classes);
         let permutation: Vec<usize> = (0..batch).rev().collect();
-        let params = MixupParams::new(LAMBDA, permutation).unwrap();
-        let mixed = Mixup::apply_params(
-            &params,
-            Tensor::<B, 2>::zeros([batch, 1], &device),
-            targets(batch, classes, 0),
-        )
-        .unwrap();
+        let mixed = MixParams::blend(LAMBDA, permutation)
+            .unwrap()
+            .mix_batch(
+                Tensor::<B, 2>::zeros([batch, 1], &device),
+                targets(batch, classes, 0),
+            )
+            .unwrap();
         let ours = LabelSmoothingCrossEntropyConfig::new()
             .with_smoothing(EPS)
             .init::<B>(&device)
@@ -107,7 +106,7 @@ fn mixup_criterion(c: &mut Criterion) {
         let burn_smoothed = CrossEntropyLossConfig::new()
             .with_smoothing(Some(EPS as f32))
             .init::<B>(&device);
-        let (a, b_targets) = (mixed.targets_a.clone(), mixed.targets_b.clone());
+        let (a, b_targets) = (mixed.targets().clone(), mixed.partner_targets().clone());
         group.bench_function("tutorial_two_calls_burn", |bench| {
             bench.iter(|| {
                 fwd_bwd(&z, |l| {
@@ -139,12 +138,9 @@ fn mixing(c: &mut Criterion) {
         TensorData::new((0..128i64).map(|i| i % 10).collect::<Vec<_>>(), [128]),
         &device,
     );
-    let mixup = MixupConfig::new().with_seed(Some(1)).init().unwrap();
-    let cutmix = MixConfig::cutmix(10, 1.0)
-        .with_seed(Some(1))
-        .init()
-        .unwrap();
-    let cutmix_elem = MixConfig::cutmix(10, 1.0)
+    let mixup = MixConfig::mixup(1.0).with_seed(Some(1)).init().unwrap();
+    let cutmix = MixConfig::cutmix(1.0).with_seed(Some(1)).init().unwrap();
+    let cutmix_elem = MixConfig::cutmix(1.0)
         .with_mode(MixMode::Elem)
         .with_seed(Some(1))
         .init()
@@ -156,22 +152,13 @@ fn mixing(c: &mut Criterion) {
         b.iter(|| std::hint::black_box(images.clone()))
     });
     group.bench_function(BenchmarkId::from_parameter("mixup_apply"), |b| {
-        b.iter(|| std::hint::black_box(mixup.apply(images.clone(), labels.clone()).unwrap().inputs))
+        b.iter(|| std::hint::black_box(mixup.apply(images.clone(), labels.clone()).unwrap()))
     });
     group.bench_function(BenchmarkId::from_parameter("cutmix_batch"), |b| {
-        b.iter(|| {
-            std::hint::black_box(cutmix.apply(images.clone(), labels.clone()).unwrap().inputs)
-        })
+        b.iter(|| std::hint::black_box(cutmix.apply(images.clone(), labels.clone()).unwrap()))
     });
     group.bench_function(BenchmarkId::from_parameter("cutmix_elem"), |b| {
-        b.iter(|| {
-            std::hint::black_box(
-                cutmix_elem
-                    .apply(images.clone(), labels.clone())
-                    .unwrap()
-                    .inputs,
-            )
-        })
+        b.iter(|| std::hint::black_box(cutmix_elem.apply(images.clone(), labels.clone()).unwrap()))
     });
     group.finish();
 }
@@ -235,7 +222,11 @@ fn report(dir: &std::path::Path) {
             median_ns(dir, &g, "burn_smoothed"),
             median_ns(dir, &g, "burn_plain"),
         ) {
-            println!("{g}: ours/burn_smoothed = {:.3} (target <= 1), ours/burn_plain = {:.3} (target <= 1.1)", ours / smoothed, ours / plain);
+            println!(
+                "{g}: ours/burn_smoothed = {:.3} (target <= 1), ours/burn_plain = {:.3} (target <= 1.1)",
+                ours / smoothed,
+                ours / plain
+            );
         }
         let g = format!("mixup_criterion_{batch}x{classes}");
         if let (Some(one), Some(two)) = (

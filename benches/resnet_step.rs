@@ -24,7 +24,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig, MixupConfig};
+use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig};
 use burn_ndarray::NdArray;
 
 type Inner = NdArray<f32>;
@@ -79,7 +79,7 @@ fn main() {
         .with_smoothing(0.1)
         .init::<B>(&device)
         .unwrap();
-    let mixup = MixupConfig::new().with_seed(Some(0)).init().unwrap();
+    let mixup = MixConfig::mixup(1.0).with_seed(Some(0)).init().unwrap();
 
     let mut plain_step = || {
         let started = Instant::now();
@@ -92,13 +92,15 @@ fn main() {
     let mut mixed_step = || {
         let started = Instant::now();
         let mixed = mixup.apply(images.clone(), labels.clone()).unwrap();
-        let loss = mixed.loss(mixed_model.forward(mixed.inputs.clone()), &smoothed);
+        let loss = mixed.loss(mixed_model.forward(mixed.inputs().clone()), &smoothed);
         let grads = GradientsParams::from_grads(loss.backward(), &mixed_model);
         mixed_model = mixed_optim.step(0.1, mixed_model.clone(), grads);
         let _ = loss.into_scalar();
         started.elapsed().as_secs_f64()
     };
-    eprintln!("ResNet-18 (base width {width}) training step, batch {batch}, {steps} timed steps per side after 1 warm-up");
+    eprintln!(
+        "ResNet-18 (base width {width}) training step, batch {batch}, {steps} timed steps per side after 1 warm-up"
+    );
     plain_step();
     mixed_step();
     let (mut plain, mut mixed) = (Vec::new(), Vec::new());
@@ -113,17 +115,14 @@ fn main() {
         let x = Tensor::<Inner, 4>::random([n, 3, 32, 32], Distribution::Default, &device);
         let y: Tensor<Inner, 1, Int> =
             Tensor::from_data(TensorData::new(vec![0i64; n], [n]), &device);
-        let cut = MixConfig::cutmix(10, 1.0)
-            .with_seed(Some(0))
-            .init()
-            .unwrap();
+        let cut = MixConfig::cutmix(1.0).with_seed(Some(0)).init().unwrap();
         let times: Vec<f64> = (0..21)
             .map(|_| {
                 let started = Instant::now();
                 let out = if cutmix {
-                    cut.apply(x.clone(), y.clone()).unwrap().inputs
+                    cut.apply(x.clone(), y.clone()).unwrap().into_parts().0
                 } else {
-                    mixup.apply(x.clone(), y.clone()).unwrap().inputs
+                    mixup.apply(x.clone(), y.clone()).unwrap().into_parts().0
                 };
                 let _ = out.into_data();
                 started.elapsed().as_secs_f64()
@@ -147,7 +146,7 @@ fn main() {
         batch as f64 / mixed
     );
     println!(
-        "| Mixup::apply, batch {batch} | {:.3} ms | {:.5} of the step |",
+        "| Mixer::apply (Mixup), batch {batch} | {:.3} ms | {:.5} of the step |",
         mix_b * 1e3,
         mix_b / plain
     );
@@ -157,7 +156,7 @@ fn main() {
         cut_b / plain
     );
     println!(
-        "| Mixup::apply, [128,3,32,32] | {:.3} ms | {:.6} of a batch-128 step (extrapolated {:.1} s) |",
+        "| Mixer::apply (Mixup), [128,3,32,32] | {:.3} ms | {:.6} of a batch-128 step (extrapolated {:.1} s) |",
         mix_128 * 1e3,
         mix_128 / (per_image * 128.0),
         per_image * 128.0

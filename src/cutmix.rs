@@ -2,13 +2,14 @@
 //!
 //! Pure box helpers that mirror timm's `rand_bbox`, `rand_bbox_minmax` and
 //! `cutmix_bbox_and_lam`, with an explicit generator instead of NumPy's global one.
-//! The tensor side lives in [`Mixer`](crate::Mixer), which pastes every box of a
-//! batch with one weighted sum (a host-built `[B, 1, H, W]` mask), so pixels outside a
-//! box are kept bit for bit and pixels inside come from the partner bit for bit.
+//! The tensor side lives in [`MixParams`](crate::MixParams), which pastes every box
+//! of a batch with one selection (a host-built `[B, 1, H, W]` boolean mask), so
+//! pixels outside a box are the input's bit for bit (NaN, inf and -0.0 included) and
+//! pixels inside are the partner's bit for bit.
 
 use rand::{Rng, RngExt};
 
-use crate::error::MixupError;
+use crate::error::MixError;
 
 /// A box `[y0, y1) x [x0, x1)` in pixel coordinates, already clipped to the image.
 ///
@@ -62,18 +63,11 @@ impl CutBox {
 }
 
 /// Checks CutMix box-size bounds: `0 < min <= max <= 1`.
-///
-/// ```
-/// use burn_mixup::cutmix::check_minmax;
-/// assert!(check_minmax((0.2, 0.8)).is_ok());
-/// assert!(check_minmax((0.0, 0.8)).is_err());
-/// assert!(check_minmax((0.9, 0.8)).is_err());
-/// ```
-pub fn check_minmax((min, max): (f64, f64)) -> Result<(), MixupError> {
+pub(crate) fn check_minmax((min, max): (f64, f64)) -> Result<(), MixError> {
     if min.is_finite() && max.is_finite() && 0.0 < min && min <= max && max <= 1.0 {
         Ok(())
     } else {
-        Err(MixupError::InvalidMinMax { min, max })
+        Err(MixError::InvalidMinMax { min, max })
     }
 }
 
@@ -90,16 +84,7 @@ fn randint(rng: &mut impl Rng, low: i64, high: i64) -> i64 {
 /// timm's `rand_bbox`: side ratio `sqrt(1 - lambda)`, a uniformly drawn centre,
 /// half-sides `cut / 2` (integer division, as timm and the CutMix paper's code), then
 /// clipped to the image.
-///
-/// ```
-/// use burn_mixup::cutmix::rand_bbox;
-/// use rand::SeedableRng;
-///
-/// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
-/// let b = rand_bbox(32, 32, 0.75, &mut rng);
-/// assert!(b.y1 <= 32 && b.x1 <= 32 && b.area() <= 16 * 16);
-/// ```
-pub fn rand_bbox(height: usize, width: usize, lambda: f64, rng: &mut impl Rng) -> CutBox {
+pub(crate) fn rand_bbox(height: usize, width: usize, lambda: f64, rng: &mut impl Rng) -> CutBox {
     let ratio = (1.0 - lambda).max(0.0).sqrt();
     let (h, w) = (height as i64, width as i64);
     let cut_h = (height as f64 * ratio) as i64;
@@ -117,16 +102,7 @@ pub fn rand_bbox(height: usize, width: usize, lambda: f64, rng: &mut impl Rng) -
 /// timm's `rand_bbox_minmax`: box sides drawn uniformly in
 /// `[min * side, max * side)` (the lower bound when that range is empty), placed
 /// uniformly inside the image, never clipped.
-///
-/// ```
-/// use burn_mixup::cutmix::rand_bbox_minmax;
-/// use rand::SeedableRng;
-///
-/// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
-/// let b = rand_bbox_minmax(32, 32, (0.25, 0.5), &mut rng);
-/// assert!((8..16).contains(&(b.y1 - b.y0)) && (8..16).contains(&(b.x1 - b.x0)));
-/// ```
-pub fn rand_bbox_minmax(
+pub(crate) fn rand_bbox_minmax(
     height: usize,
     width: usize,
     (min, max): (f64, f64),
@@ -157,16 +133,7 @@ pub fn rand_bbox_minmax(
 /// it with the lambda to report. With `correct_lambda` (or `minmax`), that is the
 /// kept fraction of the image after clipping, `1 - area / (H * W)`; otherwise the
 /// sampled value.
-///
-/// ```
-/// use burn_mixup::cutmix::cutmix_bbox_and_lambda;
-/// use rand::SeedableRng;
-///
-/// let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
-/// let (cut, lambda) = cutmix_bbox_and_lambda(32, 32, 0.6, None, true, &mut rng);
-/// assert_eq!(lambda, cut.kept_fraction(32, 32));
-/// ```
-pub fn cutmix_bbox_and_lambda(
+pub(crate) fn cutmix_bbox_and_lambda(
     height: usize,
     width: usize,
     lambda: f64,
@@ -182,5 +149,55 @@ pub fn cutmix_bbox_and_lambda(
         (cut, cut.kept_fraction(height, width))
     } else {
         (cut, lambda)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn rng(seed: u64) -> rand::rngs::Xoshiro256PlusPlus {
+        rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed)
+    }
+
+    #[test]
+    fn minmax_bounds_are_checked() {
+        assert!(check_minmax((0.2, 0.8)).is_ok());
+        assert!(check_minmax((1.0, 1.0)).is_ok());
+        for (min, max) in [(0.0, 0.8), (0.9, 0.8), (0.2, 1.5), (f64::NAN, 0.5)] {
+            assert!(check_minmax((min, max)).is_err(), "({min}, {max})");
+        }
+    }
+
+    #[test]
+    fn rand_bbox_side_follows_lambda_and_stays_inside() {
+        for seed in 0..200 {
+            let b = rand_bbox(32, 32, 0.75, &mut rng(seed));
+            // cut = 16, half-sides 8: at most 16 x 16 once clipped.
+            assert!(b.y0 <= b.y1 && b.y1 <= 32 && b.x0 <= b.x1 && b.x1 <= 32);
+            assert!(b.y1 - b.y0 <= 16 && b.x1 - b.x0 <= 16);
+        }
+        // lambda 1: an empty box.
+        assert_eq!(rand_bbox(8, 8, 1.0, &mut rng(1)).area(), 0);
+    }
+
+    #[test]
+    fn rand_bbox_minmax_sides_are_in_bounds_and_unclipped() {
+        for seed in 0..200 {
+            let b = rand_bbox_minmax(32, 32, (0.25, 0.5), &mut rng(seed));
+            assert!((8..16).contains(&(b.y1 - b.y0)) && (8..16).contains(&(b.x1 - b.x0)));
+            assert!(b.y1 <= 32 && b.x1 <= 32);
+        }
+    }
+
+    #[test]
+    fn corrected_lambda_is_the_kept_fraction() {
+        for seed in 0..50 {
+            let (cut, lambda) = cutmix_bbox_and_lambda(32, 32, 0.6, None, true, &mut rng(seed));
+            assert_eq!(lambda, cut.kept_fraction(32, 32));
+            let (_, raw) = cutmix_bbox_and_lambda(32, 32, 0.6, None, false, &mut rng(seed));
+            assert_eq!(raw, 0.6);
+        }
     }
 }

@@ -1,25 +1,27 @@
-//! Typed errors: one enum per concept, one variant per way things go wrong.
+//! Typed errors: one enum for mixing, one for the loss, one variant per way things
+//! go wrong.
 //!
-//! Every message names the offending value and the range that was expected, so a
-//! user reading a log line knows what to change without opening the source.
+//! Every message names the offending value and what was expected, so a user reading
+//! a log line knows what to change without opening the source.
 
 use thiserror::Error;
 
-/// Errors from building or applying a [`Mixup`](crate::mixup::Mixup) or a
-/// [`Mixer`](crate::mix::Mixer).
+/// Errors from configuring a [`Mixer`](crate::Mixer), drawing or replaying
+/// [`MixParams`](crate::MixParams), building a [`MixedBatch`](crate::MixedBatch) or
+/// checking labels.
 ///
 /// ```
-/// use burn_mixup::{MixupConfig, MixupError};
+/// use burn_mixup::{MixConfig, MixError};
 ///
-/// let err = MixupConfig::new().with_alpha(-1.0).init().unwrap_err();
-/// assert_eq!(err, MixupError::InvalidAlpha { name: "alpha", value: -1.0 });
-/// assert!(err.to_string().contains("-1"));
+/// let err = MixConfig::mixup(-1.0).init().unwrap_err();
+/// assert_eq!(err, MixError::InvalidAlpha { name: "mixup_alpha", value: -1.0 });
+/// assert_eq!(err.to_string(), "mixup_alpha must be a finite number >= 0, got -1");
 /// ```
 #[derive(Debug, Clone, PartialEq, Error)]
-pub enum MixupError {
-    /// A Beta-distribution concentration (`alpha`, `mixup_alpha`, `cutmix_alpha`)
-    /// is negative, zero where it must be positive, or not finite.
-    #[error("{name} must be a finite number > 0, got {value}")]
+pub enum MixError {
+    /// A Beta concentration (`mixup_alpha`, `cutmix_alpha`) is negative or not
+    /// finite.
+    #[error("{name} must be a finite number >= 0, got {value}")]
     InvalidAlpha {
         /// Which parameter was wrong.
         name: &'static str,
@@ -34,13 +36,7 @@ pub enum MixupError {
         /// The value that was given.
         value: f64,
     },
-    /// Both the mixup and the CutMix alpha are zero (and no CutMix min/max is set):
-    /// there is nothing to mix with.
-    #[error(
-        "mixup_alpha and cutmix_alpha are both 0 (and cutmix_minmax is unset): enable at least one"
-    )]
-    NothingToMix,
-    /// CutMix `minmax` bounds must satisfy 0 < min <= max <= 1.
+    /// The CutMix box bounds break `0 < min <= max <= 1`.
     #[error("cutmix_minmax must satisfy 0 < min <= max <= 1, got ({min}, {max})")]
     InvalidMinMax {
         /// Lower bound on the box side, as a fraction of the image side.
@@ -48,11 +44,20 @@ pub enum MixupError {
         /// Upper bound on the box side, as a fraction of the image side.
         max: f64,
     },
-    /// Label smoothing given to a mixer is outside [0, 1) or not finite.
-    #[error("label_smoothing must be in [0, 1), got {0}")]
+    /// `Pair` mode mixes two samples with each other, so its pairing must be
+    /// symmetric; `Roll` (sample `i` with `i - 1`) is not.
+    #[error("{mode:?} mode needs a symmetric pairing (Permutation or Flip), got {pairing:?}")]
+    AsymmetricPairing {
+        /// The mode that was asked for.
+        mode: crate::MixMode,
+        /// The pairing that was asked for.
+        pairing: crate::Pairing,
+    },
+    /// Soft-target smoothing is outside [0, 1) or not finite.
+    #[error("label smoothing must be in [0, 1), got {0}")]
     InvalidSmoothing(f64),
-    /// A mixer that builds soft targets needs at least two classes.
-    #[error("num_classes must be at least 2, got {0}")]
+    /// Soft targets or a label check need at least one class.
+    #[error("num_classes must be at least 1, got {0}")]
     InvalidNumClasses(usize),
     /// The batch holds no sample.
     #[error("cannot mix an empty batch (batch size 0)")]
@@ -65,14 +70,13 @@ pub enum MixupError {
         /// Number of targets.
         targets: usize,
     },
-    /// Pair and element modes mix sample `i` with sample `B-1-i`, which needs an
-    /// even batch (timm asserts the same).
-    #[error("{mode} mode needs an even batch size, got {batch_size}")]
-    OddBatch {
-        /// The mode that was asked for.
-        mode: &'static str,
-        /// The batch size that was given.
-        batch_size: usize,
+    /// Parameters drawn for one batch size were applied to a tensor of another.
+    #[error("the mixing parameters were drawn for {expected} samples, the tensor holds {got}")]
+    ParamsBatchSize {
+        /// The batch size the parameters were drawn for.
+        expected: usize,
+        /// The first dimension of the tensor they were applied to.
+        got: usize,
     },
     /// CutMix needs image-shaped inputs `[B, C, H, W]` with `H, W >= 1`.
     #[error("CutMix needs inputs of shape [B, C, H, W] with H >= 1 and W >= 1, got {dims:?}")]
@@ -80,34 +84,46 @@ pub enum MixupError {
         /// The dimensions that were given.
         dims: Vec<usize>,
     },
-    /// A per-sample lambda vector does not match the batch.
-    #[error("per-sample lambda has {got} entries but the batch holds {expected} samples")]
+    /// CutMix boxes drawn for one image size were applied to another.
+    #[error("the CutMix boxes were drawn for {expected:?} (H, W) images, got {got:?}")]
+    ImageSize {
+        /// The `(height, width)` the boxes were drawn for.
+        expected: (usize, usize),
+        /// The `(height, width)` of the tensor they were applied to.
+        got: (usize, usize),
+    },
+    /// A hand-given mixing coefficient is outside [0, 1] or not finite.
+    #[error("lambda must be in [0, 1], got {0}")]
+    InvalidLambda(f64),
+    /// Hand-given per-sample lambdas do not match the number of partners.
+    #[error("{got} lambda values were given for {expected} samples")]
     LambdaLength {
-        /// The batch size.
+        /// The batch size (number of partners).
         expected: usize,
         /// The number of lambda values.
         got: usize,
     },
-    /// A mixing coefficient is outside [0, 1] or not finite.
-    #[error("lambda must be in [0, 1], got {0}")]
-    InvalidLambda(f64),
-    /// A permutation given by hand is not a bijection of `0..batch_size`.
-    #[error("permutation {permutation:?} is not a permutation of 0..{batch_size}")]
-    InvalidPermutation {
-        /// The indices that were given.
-        permutation: Vec<usize>,
-        /// The batch size they should permute.
-        batch_size: usize,
+    /// Hand-given partners are not a permutation of `0..batch_size`.
+    #[error("partners {partners:?} are not a permutation of 0..{}", partners.len())]
+    InvalidPartners {
+        /// The partner indices that were given.
+        partners: Vec<usize>,
     },
-    /// A label failed [`check_targets`].
-    #[error(transparent)]
-    Target(#[from] TargetError),
-    /// A loss computed on a mixed batch was given inconsistent shapes or options.
-    #[error(transparent)]
-    Loss(#[from] LossError),
+    /// A label is negative or not below the number of classes (found by
+    /// [`check_targets`]).
+    #[error("target at position {position} is {value}, outside the valid classes 0..{num_classes}")]
+    TargetOutOfRange {
+        /// Index of the bad label in the batch.
+        position: usize,
+        /// The bad label.
+        value: i64,
+        /// Number of classes.
+        num_classes: usize,
+    },
 }
 
-/// Errors from building or calling the losses of [`loss`](crate::loss).
+/// Errors from building or calling a
+/// [`LabelSmoothingCrossEntropy`](crate::LabelSmoothingCrossEntropy).
 ///
 /// ```
 /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, LossError};
@@ -156,45 +172,26 @@ pub enum LossError {
         /// Batch size of the targets.
         targets: usize,
     },
-    /// Soft targets do not have the shape of the logits.
-    #[error("soft targets have shape {targets:?} but logits have shape {logits:?}")]
+    /// Probability targets do not have the shape of the logits.
+    #[error("probability targets have shape {targets:?} but logits have shape {logits:?}")]
     ShapeMismatch {
         /// Shape of the logits.
         logits: [usize; 2],
-        /// Shape of the soft targets.
+        /// Shape of the probability targets.
         targets: [usize; 2],
     },
-    /// Per-sample mixing coefficients combined with class weights or an ignore index:
-    /// PyTorch defines no such loss, so this crate refuses to invent one.
-    #[error("per-sample lambda cannot be combined with class weights or ignore_index (no PyTorch equivalent)")]
-    PerSampleLambdaUnsupported,
-}
-
-/// A label that cannot index the classes, found by [`check_targets`].
-///
-/// ```
-/// use burn_mixup::{check_targets, TargetError};
-///
-/// let err = check_targets(&[0i64, 3, 12], 10).unwrap_err();
-/// assert_eq!(err, TargetError::OutOfRange { position: 2, value: 12, num_classes: 10 });
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum TargetError {
-    /// A label is negative or not below the number of classes.
+    /// `ignore_index` names a class index, so it cannot apply to probability
+    /// targets, nor to a batch mixed with per-sample lambda (whose targets are
+    /// probabilities). PyTorch refuses the same (`ignore_index is not supported for
+    /// floating point target`).
     #[error(
-        "target at position {position} is {value}, outside the valid classes 0..{num_classes}"
+        "ignore_index {ignore_index} cannot apply to probability targets \
+         (or per-sample lambda): it names a class index"
     )]
-    OutOfRange {
-        /// Index of the bad label in the batch.
-        position: usize,
-        /// The bad label.
-        value: i64,
-        /// Number of classes.
-        num_classes: usize,
+    IgnoreIndexWithProbabilities {
+        /// The configured ignore index.
+        ignore_index: i64,
     },
-    /// The number of classes is zero.
-    #[error("num_classes must be at least 1, got 0")]
-    NoClasses,
 }
 
 /// Checks on the host that every label is a valid class index in `0..num_classes`.
@@ -204,25 +201,32 @@ pub enum TargetError {
 /// device (which some backends do not even detect). Accepts any integer type that
 /// converts losslessly to `i64` (`u8`, `i32`, `i64`, `u32`, ...) and `usize`.
 ///
+/// # Errors
+/// [`MixError::TargetOutOfRange`] for the first bad label,
+/// [`MixError::InvalidNumClasses`] for `num_classes == 0`.
+///
 /// ```
-/// use burn_mixup::check_targets;
+/// use burn_mixup::{check_targets, MixError};
 ///
 /// assert!(check_targets(&[0u8, 9, 4], 10).is_ok());
-/// assert!(check_targets(&[0usize, 10], 10).is_err());
+/// assert_eq!(
+///     check_targets(&[0i64, 3, 12], 10),
+///     Err(MixError::TargetOutOfRange { position: 2, value: 12, num_classes: 10 })
+/// );
 /// assert!(check_targets(&[-1i64], 10).is_err());
 /// ```
-pub fn check_targets<T>(targets: &[T], num_classes: usize) -> Result<(), TargetError>
+pub fn check_targets<T>(targets: &[T], num_classes: usize) -> Result<(), MixError>
 where
     T: Copy + TryInto<i64>,
 {
     if num_classes == 0 {
-        return Err(TargetError::NoClasses);
+        return Err(MixError::InvalidNumClasses(num_classes));
     }
     for (position, &target) in targets.iter().enumerate() {
         // A value too large for i64 is certainly out of range: report it saturated.
         let value = target.try_into().unwrap_or(i64::MAX);
         if value < 0 || value as u64 >= num_classes as u64 {
-            return Err(TargetError::OutOfRange {
+            return Err(MixError::TargetOutOfRange {
                 position,
                 value,
                 num_classes,

@@ -1,49 +1,31 @@
-//! Label-smoothing and soft-target cross-entropy losses.
+//! Label-smoothing cross-entropy: hard targets, mixed hard targets and probability
+//! targets, with PyTorch's semantics for class weights and `ignore_index`.
 //!
-//! Both losses are computed in closed form from one log-sum-exp per row, never from a
-//! materialised `[B, K]` target matrix. With `s = z - max(z)` (the max detached, as in
-//! Burn's own `log_softmax`) and `lse = log(sum_k exp(s_k))`, the smoothed target
-//! `q = a * onehot(y) + u` gives
+//! Every form is computed in closed form from one log-sum-exp per row, never from a
+//! materialised `[B, K]` target matrix (except for probability targets, which are
+//! one). With `s = z - max(z)` (the max detached, as in Burn's own `log_softmax`) and
+//! `lse = log(sum_k exp(s_k))`, the smoothed target `q = a * onehot(y) + u` gives
 //!
 //! ```text
 //! loss = sum_k q_k * (lse - s_k) = lse - a * s_y - u * sum_k s_k      (since a + u*K = 1)
 //! ```
 //!
-//! which stays finite for logits of any magnitude (PyTorch's `log_softmax` does the
-//! same shift) and costs two `[B, K]` reductions instead of a `[B, K]` product.
+//! Every term is taken on the shifted values, so the loss keeps PyTorch's digits on
+//! logits that share a large offset (`1e4 + N(0, 1)`), and stays finite for logits
+//! of any magnitude.
+//!
+//! **Reproducibility rule:** no tensor of the graph feeds more than two operations.
+//! burn-autodiff adds the gradients arriving at a node in an order that differs from
+//! process to process; two terms add the same either way, three do not
+//! (floating-point addition is not associative).
 
 use burn::config::Config;
 use burn::module::Module;
+use burn::nn::loss::Reduction;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use crate::error::LossError;
-
-/// How a loss reduces the per-sample values to its output.
-///
-/// ```
-/// use burn_mixup::Reduction;
-/// assert_eq!(Reduction::default(), Reduction::Mean);
-/// ```
-#[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum Reduction {
-    /// The mean over the samples (weighted by the target-class weights where class
-    /// weights are set, over the kept samples where an ignore index is set), as
-    /// PyTorch's `reduction='mean'`. Output shape `[1]`.
-    Mean,
-    /// The sum over the samples. Output shape `[1]`.
-    Sum,
-    /// No reduction: one loss per sample, ignored samples give 0. Output shape `[B]`.
-    None,
-}
-
-// Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
-#[allow(clippy::derivable_impls)]
-impl Default for Reduction {
-    fn default() -> Self {
-        Reduction::Mean
-    }
-}
 
 /// Which target distribution a smoothing factor `eps` stands for, with `K` classes.
 ///
@@ -105,17 +87,15 @@ pub(crate) fn is_valid_smoothing(eps: f64) -> bool {
     eps.is_finite() && (0.0..1.0).contains(&eps)
 }
 
-fn check_smoothing(eps: f64) -> Result<(), LossError> {
-    if is_valid_smoothing(eps) {
-        Ok(())
-    } else {
-        Err(LossError::InvalidSmoothing(eps))
-    }
-}
-
 /// Configuration of a [`LabelSmoothingCrossEntropy`].
 ///
+/// The reduction is Burn's own [`Reduction`]: `Mean` and `Auto` are PyTorch's
+/// `'mean'` (divided by the summed target-class weights where class weights are
+/// set), `Sum` its `'sum'`, `BatchMean` the sum divided by the batch size. For one
+/// loss per sample use [`forward_no_reduction`](LabelSmoothingCrossEntropy::forward_no_reduction).
+///
 /// ```
+/// use burn::nn::loss::Reduction;
 /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, SmoothingConvention};
 /// use burn_ndarray::NdArray;
 ///
@@ -123,9 +103,10 @@ fn check_smoothing(eps: f64) -> Result<(), LossError> {
 /// let loss = LabelSmoothingCrossEntropyConfig::new()
 ///     .with_smoothing(0.1)
 ///     .with_convention(SmoothingConvention::OffTarget)
-///     .init::<NdArray>(&device)
-///     .expect("0.1 is a valid smoothing factor");
+///     .with_reduction(Reduction::Sum)
+///     .init::<NdArray>(&device)?;
 /// assert_eq!(loss.smoothing(), 0.1);
+/// # Ok::<(), burn_mixup::LossError>(())
 /// ```
 #[derive(Config, Debug)]
 pub struct LabelSmoothingCrossEntropyConfig {
@@ -135,16 +116,18 @@ pub struct LabelSmoothingCrossEntropyConfig {
     /// Which smoothed distribution `eps` stands for.
     #[config(default = "SmoothingConvention::Uniform")]
     pub convention: SmoothingConvention,
-    /// How the per-sample losses are reduced.
+    /// How [`forward`](LabelSmoothingCrossEntropy::forward) reduces the per-sample
+    /// losses.
     #[config(default = "Reduction::Mean")]
     pub reduction: Reduction,
     /// Optional per-class weights (finite, >= 0), with PyTorch's semantics: sample `i`
-    /// contributes `sum_k q_ik * w_k * -log p_ik` and the mean divides by the sum of
-    /// `w_{y_i}` over the kept samples.
+    /// contributes `sum_k q_ik * w_k * -log p_ik`, and the mean over class-index
+    /// targets divides by the sum of `w_{y_i}` over the kept samples (over
+    /// probability targets, by the batch size).
     pub weights: Option<Vec<f32>>,
     /// Optional target value whose samples are left out (loss 0, not counted in the
     /// mean), as PyTorch's `ignore_index`. A mean over a batch where every sample is
-    /// ignored is `NaN`, as in PyTorch.
+    /// ignored is `NaN`, as in PyTorch. Class-index targets only.
     pub ignore_index: Option<i64>,
 }
 
@@ -170,7 +153,9 @@ impl LabelSmoothingCrossEntropyConfig {
         &self,
         device: &B::Device,
     ) -> Result<LabelSmoothingCrossEntropy<B>, LossError> {
-        check_smoothing(self.smoothing)?;
+        if !is_valid_smoothing(self.smoothing) {
+            return Err(LossError::InvalidSmoothing(self.smoothing));
+        }
         let weights = match &self.weights {
             None => None,
             Some(weights) => {
@@ -193,7 +178,7 @@ impl LabelSmoothingCrossEntropyConfig {
         Ok(LabelSmoothingCrossEntropy {
             smoothing: self.smoothing,
             convention: self.convention,
-            reduction: self.reduction,
+            reduction: self.reduction.clone(),
             weights,
             ignore_index: self.ignore_index,
         })
@@ -204,8 +189,10 @@ impl LabelSmoothingCrossEntropyConfig {
 ///
 /// Built by [`LabelSmoothingCrossEntropyConfig::init`]. With the default
 /// [`SmoothingConvention::Uniform`] it matches
-/// `torch.nn.functional.cross_entropy(logits, targets, label_smoothing=eps)` (weights
-/// and `ignore_index` included) and Burn's `CrossEntropyLoss` with `smoothing`.
+/// `torch.nn.functional.cross_entropy(logits, targets, label_smoothing=eps)` (weights,
+/// `ignore_index` and probability targets included) and Burn's `CrossEntropyLoss`
+/// with `smoothing`. A mixed batch takes it through
+/// [`MixedBatch::loss`](crate::MixedBatch::loss).
 ///
 /// ```
 /// use burn::tensor::{Int, Tensor};
@@ -233,27 +220,47 @@ pub struct LabelSmoothingCrossEntropy<B: Backend> {
     ignore_index: Option<i64>,
 }
 
-/// The per-row pieces every smoothed or mixed cross-entropy is made of: one
-/// log-sum-exp per row, computed once and shared by all the targets of a batch.
-///
-/// Reproducibility rule: no tensor of the graph feeds more than two operations.
-/// burn-autodiff adds the gradients arriving at a node in an order that differs
-/// from process to process; two terms add the same either way, three do not
-/// (floating-point addition is not associative). So the class sum is taken on the
-/// raw logits (whose other use is the shift) and all target sets are gathered at once.
-pub(crate) struct LogitSummary<B: Backend> {
-    /// The logits, kept for `sum_k z_k`.
+/// The hard targets a loss is taken against: one set, or two mixed by lambda.
+pub(crate) enum HardTargets<B: Backend> {
+    One(Tensor<B, 1, Int>),
+    /// `lambda * onehot(a) + (1 - lambda) * onehot(b)`, one lambda for the batch.
+    Pair {
+        a: Tensor<B, 1, Int>,
+        b: Tensor<B, 1, Int>,
+        lambda: f64,
+    },
+    /// As `Pair`, with one lambda per sample (`[B]`): probability targets.
+    PerSample {
+        a: Tensor<B, 1, Int>,
+        b: Tensor<B, 1, Int>,
+        lambda: Tensor<B, 1>,
+    },
+}
+
+impl<B: Backend> HardTargets<B> {
+    fn len(&self) -> usize {
+        match self {
+            HardTargets::One(y) => y.dims()[0],
+            HardTargets::Pair { a, .. } | HardTargets::PerSample { a, .. } => a.dims()[0],
+        }
+    }
+}
+
+/// The per-row pieces every cross-entropy here is made of: one log-sum-exp per row,
+/// computed once and shared by all the targets of a batch.
+struct LogitSummary<B: Backend> {
+    /// The logits, for the second shifted copy (see [`LogitSummary::centered`]).
     logits: Tensor<B, 2>,
     /// `max(z)`, detached, `[B, 1]`.
     max: Tensor<B, 2>,
-    /// `z - max(z)`, `[B, K]`.
+    /// `s = z - max(z)`, `[B, K]`; feeds `exp` and one gather (or product).
     shifted: Tensor<B, 2>,
-    /// `log(sum_k exp(shifted))`, `[B, 1]`.
+    /// `log(sum_k exp(s))`, `[B, 1]`.
     lse: Tensor<B, 2>,
 }
 
 impl<B: Backend> LogitSummary<B> {
-    pub(crate) fn new(logits: Tensor<B, 2>) -> Self {
+    fn new(logits: Tensor<B, 2>) -> Self {
         // The max shift only guards exp() against overflow; detaching it keeps a
         // gradient path (whose contribution is exactly zero) out of the graph.
         let max = logits.clone().detach().max_dim(1);
@@ -267,74 +274,25 @@ impl<B: Backend> LogitSummary<B> {
         }
     }
 
-    /// `sum_k s_k = sum_k z_k - K * max`, `[B, 1]`, from the raw logits.
-    fn shifted_sum(&self) -> Tensor<B, 2> {
-        let [_, num_classes] = self.dims();
-        self.logits.clone().sum_dim(1) - self.max.clone() * num_classes as f64
-    }
-
-    /// `sum_k w_k s_k = sum_k w_k z_k - (sum_k w_k) * max`, `[B, 1]`.
-    fn weighted_shifted_sum(&self, weights: &Tensor<B, 1>) -> Tensor<B, 2> {
-        let [_, num_classes] = self.dims();
-        let total = weights.clone().sum().reshape([1, 1]);
-        self.logits
-            .clone()
-            .matmul(weights.clone().reshape([num_classes, 1]))
-            - self.max.clone() * total
-    }
-
     fn dims(&self) -> [usize; 2] {
         self.shifted.dims()
     }
 
-    /// `sum_k q_ik * -log p_ik` for soft targets `q`, `[B]`.
-    pub(crate) fn soft_target_loss(&self, targets: Tensor<B, 2>) -> Tensor<B, 1> {
-        let [batch, _] = self.dims();
-        // sum_k q_k (lse - s_k) = lse * sum_k q_k - sum_k q_k s_k: exact even for
-        // targets that do not sum to one.
-        let mass = targets.clone().sum_dim(1);
-        let dot = (targets * self.shifted.clone()).sum_dim(1);
-        (self.lse.clone() * mass - dot).reshape([batch])
+    /// A second `z - max(z)`, for the class sums. Taking the sums on shifted values
+    /// keeps the digits that `sum_k z_k - K * max` loses when the logits share a
+    /// large offset; taking them on a second copy keeps `shifted` at two uses.
+    fn centered(&self) -> Tensor<B, 2> {
+        self.logits.clone() - self.max.clone()
     }
 }
 
-/// The hard targets a loss is taken against: one set, or two mixed by lambda.
-pub(crate) enum TargetMix<B: Backend> {
-    One(Tensor<B, 1, Int>),
-    /// `lambda * onehot(a) + (1 - lambda) * onehot(b)`.
-    Pair {
-        a: Tensor<B, 1, Int>,
-        b: Tensor<B, 1, Int>,
-        lambda: f64,
-    },
-    /// As `Pair`, with one lambda per sample (`[B]`).
-    PerSample {
-        a: Tensor<B, 1, Int>,
-        b: Tensor<B, 1, Int>,
-        lambda: Tensor<B, 1>,
-    },
-}
-
-/// Per-sample losses plus the denominator their mean divides by.
-pub(crate) struct PerSample<B: Backend> {
-    /// `[B]`, zero on ignored samples.
-    pub(crate) loss: Tensor<B, 1>,
-    /// `[B]` weight each sample carries in the mean (1, `w_y`, or 0 if ignored);
-    /// `None` when every sample counts once.
-    pub(crate) mean_weight: Option<Tensor<B, 1>>,
-}
-
-impl<B: Backend> PerSample<B> {
-    pub(crate) fn reduce(self, reduction: Reduction) -> Tensor<B, 1> {
-        match reduction {
-            Reduction::None => self.loss,
-            Reduction::Sum => self.loss.sum(),
-            Reduction::Mean => match self.mean_weight {
-                None => self.loss.mean(),
-                Some(weight) => self.loss.sum() / weight.sum(),
-            },
-        }
-    }
+/// How the per-sample losses of one call are combined.
+#[derive(Clone, Copy, PartialEq)]
+enum Reduce {
+    Mean,
+    Sum,
+    BatchMean,
+    None,
 }
 
 impl<B: Backend> LabelSmoothingCrossEntropy<B> {
@@ -343,8 +301,9 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
     /// ```
     /// use burn_mixup::LabelSmoothingCrossEntropyConfig;
     /// let loss = LabelSmoothingCrossEntropyConfig::new()
-    ///     .init::<burn_ndarray::NdArray>(&Default::default()).unwrap();
+    ///     .init::<burn_ndarray::NdArray>(&Default::default())?;
     /// assert_eq!(loss.smoothing(), 0.1);
+    /// # Ok::<(), burn_mixup::LossError>(())
     /// ```
     pub fn smoothing(&self) -> f64 {
         self.smoothing
@@ -355,41 +314,46 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
     /// ```
     /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, SmoothingConvention};
     /// let loss = LabelSmoothingCrossEntropyConfig::new()
-    ///     .init::<burn_ndarray::NdArray>(&Default::default()).unwrap();
+    ///     .init::<burn_ndarray::NdArray>(&Default::default())?;
     /// assert_eq!(loss.convention(), SmoothingConvention::Uniform);
+    /// # Ok::<(), burn_mixup::LossError>(())
     /// ```
     pub fn convention(&self) -> SmoothingConvention {
         self.convention
     }
 
-    /// The configured reduction.
+    /// The configured reduction (Burn's [`Reduction`]).
     ///
     /// ```
-    /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, Reduction};
+    /// use burn::nn::loss::Reduction;
+    /// use burn_mixup::LabelSmoothingCrossEntropyConfig;
     /// let loss = LabelSmoothingCrossEntropyConfig::new()
     ///     .with_reduction(Reduction::Sum)
-    ///     .init::<burn_ndarray::NdArray>(&Default::default()).unwrap();
-    /// assert_eq!(loss.reduction(), Reduction::Sum);
+    ///     .init::<burn_ndarray::NdArray>(&Default::default())?;
+    /// assert!(matches!(loss.reduction(), Reduction::Sum));
+    /// # Ok::<(), burn_mixup::LossError>(())
     /// ```
-    pub fn reduction(&self) -> Reduction {
-        self.reduction
+    pub fn reduction(&self) -> &Reduction {
+        &self.reduction
     }
 
-    /// Whether class weights or an ignore index change how samples are counted.
-    pub(crate) fn reweights_samples(&self) -> bool {
-        self.weights.is_some() || self.ignore_index.is_some()
+    fn configured(&self) -> Reduce {
+        match self.reduction {
+            Reduction::Mean | Reduction::Auto => Reduce::Mean,
+            Reduction::Sum => Reduce::Sum,
+            Reduction::BatchMean => Reduce::BatchMean,
+        }
     }
 
-    /// Computes the loss with the configured reduction.
+    /// The loss against class-index targets, reduced as configured.
     ///
     /// # Shapes
     /// - logits: `[batch_size, num_classes]`
     /// - targets: `[batch_size]`, class indices in `0..num_classes` (or the ignore index)
-    /// - output: `[1]` for [`Reduction::Mean`] and [`Reduction::Sum`], `[batch_size]`
-    ///   for [`Reduction::None`]
+    /// - output: `[1]`
     ///
     /// # Panics
-    /// On shapes that [`try_forward`](Self::try_forward) rejects, with its message.
+    /// Where [`try_forward`](Self::try_forward) returns an error, with its message.
     /// Target values are not read back from the device: check them on the host with
     /// [`check_targets`](crate::check_targets) where they come from.
     ///
@@ -413,7 +377,36 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
             .unwrap_or_else(|err| panic!("LabelSmoothingCrossEntropy::forward: {err}"))
     }
 
-    /// Like [`forward`](Self::forward), but returns shape errors instead of panicking.
+    /// One loss per sample (`[batch_size]`; ignored samples give 0), as PyTorch's
+    /// `reduction='none'`.
+    ///
+    /// # Panics
+    /// Where [`try_forward_no_reduction`](Self::try_forward_no_reduction) returns an
+    /// error, with its message.
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use burn_mixup::LabelSmoothingCrossEntropyConfig;
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let criterion = LabelSmoothingCrossEntropyConfig::new().init::<NdArray>(&device)?;
+    /// let logits = Tensor::<NdArray, 2>::zeros([3, 4], &device);
+    /// let targets = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2], &device);
+    /// let per_sample = criterion.forward_no_reduction(logits, targets);
+    /// assert_eq!(per_sample.dims(), [3]);
+    /// # Ok::<(), burn_mixup::LossError>(())
+    /// ```
+    pub fn forward_no_reduction(
+        &self,
+        logits: Tensor<B, 2>,
+        targets: Tensor<B, 1, Int>,
+    ) -> Tensor<B, 1> {
+        self.try_forward_no_reduction(logits, targets)
+            .unwrap_or_else(|err| panic!("LabelSmoothingCrossEntropy::forward_no_reduction: {err}"))
+    }
+
+    /// Like [`forward`](Self::forward), returning shape errors instead of panicking.
     ///
     /// # Errors
     /// [`LossError::BatchSizeMismatch`], [`LossError::WeightCount`],
@@ -437,103 +430,163 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
         logits: Tensor<B, 2>,
         targets: Tensor<B, 1, Int>,
     ) -> Result<Tensor<B, 1>, LossError> {
-        self.try_forward_reduced(logits, targets, self.reduction)
+        self.hard_target_loss(logits, HardTargets::One(targets), self.configured())
     }
 
-    /// Computes the loss with an explicit reduction instead of the configured one.
+    /// Like [`forward_no_reduction`](Self::forward_no_reduction), returning errors.
     ///
     /// # Errors
     /// As [`try_forward`](Self::try_forward).
     ///
     /// ```
     /// use burn::tensor::{Int, Tensor};
-    /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, Reduction};
+    /// use burn_mixup::LabelSmoothingCrossEntropyConfig;
     /// use burn_ndarray::NdArray;
     ///
     /// let device = Default::default();
     /// let criterion = LabelSmoothingCrossEntropyConfig::new().init::<NdArray>(&device)?;
-    /// let logits = Tensor::<NdArray, 2>::zeros([3, 4], &device);
-    /// let targets = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2], &device);
-    /// let per_sample = criterion.try_forward_reduced(logits, targets, Reduction::None)?;
-    /// assert_eq!(per_sample.dims(), [3]);
+    /// let logits = Tensor::<NdArray, 2>::zeros([2, 5], &device);
+    /// let targets = Tensor::<NdArray, 1, Int>::from_ints([0, 4], &device);
+    /// let losses: Vec<f32> = criterion.try_forward_no_reduction(logits, targets)?.into_data().to_vec().unwrap();
+    /// assert!(losses.iter().all(|l| (l - 5f32.ln()).abs() < 1e-6));
     /// # Ok::<(), burn_mixup::LossError>(())
     /// ```
-    pub fn try_forward_reduced(
+    pub fn try_forward_no_reduction(
         &self,
         logits: Tensor<B, 2>,
         targets: Tensor<B, 1, Int>,
-        reduction: Reduction,
     ) -> Result<Tensor<B, 1>, LossError> {
-        let [batch, _] = logits.dims();
-        let [num_targets] = targets.dims();
-        if batch != num_targets {
-            return Err(LossError::BatchSizeMismatch {
-                logits: batch,
-                targets: num_targets,
-            });
-        }
-        let summary = LogitSummary::new(logits);
-        if !self.reweights_samples() {
-            return self.unweighted_loss(&summary, TargetMix::One(targets), reduction);
-        }
-        Ok(self.per_sample(&summary, targets)?.reduce(reduction))
+        self.hard_target_loss(logits, HardTargets::One(targets), Reduce::None)
     }
 
-    /// The loss without class weights or ignore index, for one target set or a
-    /// lambda-weighted pair, as ONE expression over `[B, 1]`:
-    /// `lse - u * sum_k s_k - a * sum_j c_j * s_{y_j}` (with `sum_j c_j = 1`), reduced
-    /// once. At small shapes the cost is the number of autodiff nodes, so nothing is
-    /// computed twice and nothing is reshaped before the reduction.
-    pub(crate) fn unweighted_loss(
+    /// The loss against probability targets `[B, K]` (each row a distribution, e.g.
+    /// [`MixedBatch::soft_targets`](crate::MixedBatch::soft_targets)), smoothed as
+    /// `a * p + u` and reduced as configured. With the default convention this is
+    /// PyTorch's `cross_entropy` with probability targets (class weights and
+    /// smoothing included; the mean divides by the batch size) and, at smoothing 0,
+    /// timm's `SoftTargetCrossEntropy`.
+    ///
+    /// # Panics
+    /// Where [`try_forward_probs`](Self::try_forward_probs) returns an error.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use burn_mixup::LabelSmoothingCrossEntropyConfig;
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let soft_ce = LabelSmoothingCrossEntropyConfig::new().with_smoothing(0.0).init::<NdArray>(&device)?;
+    /// let logits = Tensor::<NdArray, 2>::from_floats([[0.0, 0.0, 0.0, 0.0]], &device);
+    /// let targets = Tensor::<NdArray, 2>::from_floats([[0.5, 0.5, 0.0, 0.0]], &device);
+    /// let value: f32 = soft_ce.forward_probs(logits, targets).into_scalar();
+    /// assert!((value - 4f32.ln()).abs() < 1e-6);
+    /// # Ok::<(), burn_mixup::LossError>(())
+    /// ```
+    pub fn forward_probs(&self, logits: Tensor<B, 2>, targets: Tensor<B, 2>) -> Tensor<B, 1> {
+        self.try_forward_probs(logits, targets)
+            .unwrap_or_else(|err| panic!("LabelSmoothingCrossEntropy::forward_probs: {err}"))
+    }
+
+    /// Like [`forward_probs`](Self::forward_probs), returning errors.
+    ///
+    /// # Errors
+    /// [`LossError::ShapeMismatch`], [`LossError::WeightCount`],
+    /// [`LossError::TooFewClasses`], and [`LossError::IgnoreIndexWithProbabilities`]
+    /// when an ignore index is configured.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, LossError};
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().init::<NdArray>(&device)?;
+    /// let err = ce.try_forward_probs(Tensor::zeros([2, 3], &device), Tensor::zeros([2, 4], &device));
+    /// assert_eq!(err.unwrap_err(), LossError::ShapeMismatch { logits: [2, 3], targets: [2, 4] });
+    /// # Ok::<(), LossError>(())
+    /// ```
+    pub fn try_forward_probs(
         &self,
-        summary: &LogitSummary<B>,
-        targets: TargetMix<B>,
-        reduction: Reduction,
+        logits: Tensor<B, 2>,
+        targets: Tensor<B, 2>,
     ) -> Result<Tensor<B, 1>, LossError> {
-        let [batch, num_classes] = summary.dims();
-        let (onehot_coef, uniform_coef) = self.coefficients_for(num_classes)?;
-        let column = |y: Tensor<B, 1, Int>| y.reshape([batch, 1]);
-        // One gather for all target sets (see `LogitSummary` on why).
-        let target_term = match targets {
-            TargetMix::One(y) => summary.shifted.clone().gather(1, column(y)) * onehot_coef,
-            TargetMix::Pair { a, b, lambda } => {
-                let both = summary
-                    .shifted
-                    .clone()
-                    .gather(1, Tensor::cat(vec![column(a), column(b)], 1));
-                let weights = vec![
-                    (onehot_coef * lambda) as f32,
-                    (onehot_coef * (1.0 - lambda)) as f32,
-                ];
-                let coefficients =
-                    Tensor::<B, 2>::from_data(TensorData::new(weights, [1, 2]), &both.device());
-                (both * coefficients).sum_dim(1)
-            }
-            TargetMix::PerSample { a, b, lambda } => {
-                let both = summary
-                    .shifted
-                    .clone()
-                    .gather(1, Tensor::cat(vec![column(a), column(b)], 1));
-                let lambda = lambda.reshape([batch, 1]);
-                let coefficients =
-                    Tensor::cat(vec![lambda.clone(), lambda.neg() + 1.0], 1) * onehot_coef;
-                (both * coefficients).sum_dim(1)
-            }
+        self.probability_loss(logits, targets, self.configured())
+    }
+
+    /// One loss per sample against probability targets, `[batch_size]`.
+    ///
+    /// # Panics
+    /// Where [`try_forward_probs_no_reduction`](Self::try_forward_probs_no_reduction)
+    /// returns an error.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use burn_mixup::LabelSmoothingCrossEntropyConfig;
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().with_smoothing(0.0).init::<NdArray>(&device)?;
+    /// let targets = Tensor::<NdArray, 2>::from_floats([[1.0, 0.0], [0.5, 0.5]], &device);
+    /// let losses: Vec<f32> = ce.forward_probs_no_reduction(Tensor::zeros([2, 2], &device), targets)
+    ///     .into_data().to_vec().unwrap();
+    /// assert!(losses.iter().all(|l| (l - 2f32.ln()).abs() < 1e-6));
+    /// # Ok::<(), burn_mixup::LossError>(())
+    /// ```
+    pub fn forward_probs_no_reduction(
+        &self,
+        logits: Tensor<B, 2>,
+        targets: Tensor<B, 2>,
+    ) -> Tensor<B, 1> {
+        self.try_forward_probs_no_reduction(logits, targets)
+            .unwrap_or_else(|err| {
+                panic!("LabelSmoothingCrossEntropy::forward_probs_no_reduction: {err}")
+            })
+    }
+
+    /// Like [`forward_probs_no_reduction`](Self::forward_probs_no_reduction),
+    /// returning errors.
+    ///
+    /// # Errors
+    /// As [`try_forward_probs`](Self::try_forward_probs).
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use burn_mixup::LabelSmoothingCrossEntropyConfig;
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().init::<NdArray>(&device)?;
+    /// let losses = ce.try_forward_probs_no_reduction(Tensor::zeros([3, 2], &device),
+    ///                                                Tensor::full([3, 2], 0.5, &device))?;
+    /// assert_eq!(losses.dims(), [3]);
+    /// # Ok::<(), burn_mixup::LossError>(())
+    /// ```
+    pub fn try_forward_probs_no_reduction(
+        &self,
+        logits: Tensor<B, 2>,
+        targets: Tensor<B, 2>,
+    ) -> Result<Tensor<B, 1>, LossError> {
+        self.probability_loss(logits, targets, Reduce::None)
+    }
+
+    /// The mixed-batch loss behind [`MixedBatch::loss`](crate::MixedBatch::loss).
+    pub(crate) fn mixed_loss(
+        &self,
+        logits: Tensor<B, 2>,
+        targets: HardTargets<B>,
+        reduced: bool,
+    ) -> Result<Tensor<B, 1>, LossError> {
+        let reduce = if reduced {
+            self.configured()
+        } else {
+            Reduce::None
         };
-        let mut loss = summary.lse.clone() - target_term;
-        if uniform_coef != 0.0 {
-            loss = loss - summary.shifted_sum() * uniform_coef;
-        }
-        Ok(match reduction {
-            Reduction::Mean => loss.mean(),
-            Reduction::Sum => loss.sum(),
-            Reduction::None => loss.reshape([batch]),
-        })
+        self.hard_target_loss(logits, targets, reduce)
     }
 
     /// Checks that the logits fit this loss (number of classes against the weights
     /// and the convention) and returns the target coefficients `(a, u)`.
-    pub(crate) fn coefficients_for(&self, num_classes: usize) -> Result<(f64, f64), LossError> {
+    fn coefficients_for(&self, num_classes: usize) -> Result<(f64, f64), LossError> {
         if let Some(weights) = &self.weights {
             let [count] = weights.dims();
             if count != num_classes {
@@ -556,187 +609,167 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
         Ok(self.convention.coefficients(self.smoothing, num_classes))
     }
 
-    /// Per-sample smoothed losses for hard `targets` from a shared summary.
-    pub(crate) fn per_sample(
+    fn hard_target_loss(
+        &self,
+        logits: Tensor<B, 2>,
+        targets: HardTargets<B>,
+        reduce: Reduce,
+    ) -> Result<Tensor<B, 1>, LossError> {
+        let [batch, num_classes] = logits.dims();
+        if batch != targets.len() {
+            return Err(LossError::BatchSizeMismatch {
+                logits: batch,
+                targets: targets.len(),
+            });
+        }
+        let coefficients = self.coefficients_for(num_classes)?;
+        let summary = LogitSummary::new(logits);
+        match targets {
+            HardTargets::PerSample { .. } if self.ignore_index.is_some() => {
+                Err(LossError::IgnoreIndexWithProbabilities {
+                    ignore_index: self.ignore_index.expect("checked by the guard"),
+                })
+            }
+            HardTargets::PerSample { a, b, lambda } if self.weights.is_some() => {
+                Ok(self.weighted_per_sample_loss(&summary, coefficients, a, b, lambda, reduce))
+            }
+            targets if self.weights.is_some() || self.ignore_index.is_some() => {
+                Ok(self.reweighted_loss(&summary, coefficients, targets, reduce))
+            }
+            targets => Ok(unweighted_loss(&summary, coefficients, targets, reduce)),
+        }
+    }
+
+    /// Class weights and/or an ignore index, one or two target sets with one lambda:
+    /// each set is normalised on its own, exactly as separate calls of PyTorch's
+    /// criterion would be, then the sets are mixed by `[lambda, 1 - lambda]`. All
+    /// sets are processed together as `[B, J]` columns (one gather).
+    fn reweighted_loss(
         &self,
         summary: &LogitSummary<B>,
-        targets: Tensor<B, 1, Int>,
-    ) -> Result<PerSample<B>, LossError> {
+        (onehot_coef, uniform_coef): (f64, f64),
+        targets: HardTargets<B>,
+        reduce: Reduce,
+    ) -> Tensor<B, 1> {
         let [batch, num_classes] = summary.dims();
-        let (onehot_coef, uniform_coef) = self.coefficients_for(num_classes)?;
+        let device = summary.shifted.device();
+        let column = |y: Tensor<B, 1, Int>| y.reshape([batch, 1]);
+        let (columns, mix) = match targets {
+            HardTargets::One(y) => (column(y), vec![1.0]),
+            HardTargets::Pair { a, b, lambda } => (
+                Tensor::cat(vec![column(a), column(b)], 1),
+                vec![lambda, 1.0 - lambda],
+            ),
+            HardTargets::PerSample { .. } => {
+                unreachable!("per-sample lambda never reaches the reweighted path")
+            }
+        };
+        let sets = mix.len();
+        let mix = row_of(&mix, &device);
 
-        let ignored: Option<Tensor<B, 1, Bool>> = self
+        let ignored: Option<Tensor<B, 2, Bool>> = self
             .ignore_index
-            .map(|index| targets.clone().equal_elem(index));
+            .map(|index| columns.clone().equal_elem(index));
         // Ignored samples may carry any value (PyTorch's default is -100): point them
         // at class 0 so the gathers stay in bounds, then zero their loss.
-        let safe_targets = match &ignored {
-            Some(mask) => targets.mask_fill(mask.clone(), 0),
-            None => targets,
+        let safe = match &ignored {
+            Some(mask) => columns.mask_fill(mask.clone(), 0),
+            None => columns,
         };
-
-        let shifted_target = summary
-            .shifted
-            .clone()
-            .gather(1, safe_targets.clone().reshape([batch, 1]));
+        let gathered = summary.shifted.clone().gather(1, safe.clone());
         let lse = summary.lse.clone();
 
-        let (loss, target_weight) = match &self.weights {
+        let (mut loss, target_weight) = match &self.weights {
             None => {
                 // lse - a * s_y - u * sum_k s_k
-                let mut loss = lse - shifted_target * onehot_coef;
+                let mut loss = lse - gathered * onehot_coef;
                 if uniform_coef != 0.0 {
-                    loss = loss - summary.shifted_sum() * uniform_coef;
+                    loss = loss - summary.centered().sum_dim(1) * uniform_coef;
                 }
-                (loss.reshape([batch]), None)
+                (loss, None)
             }
             Some(weights) => {
-                // (a w_y + u W) lse - a w_y s_y - u sum_k w_k s_k
-                let target_weight = weights.clone().select(0, safe_targets).reshape([batch, 1]);
-                let mut loss = (lse.clone() - shifted_target) * target_weight.clone() * onehot_coef;
+                // a w_y (lse - s_y) + u (W lse - sum_k w_k s_k)
+                let target_weight = weights
+                    .clone()
+                    .select(0, safe.reshape([batch * sets]))
+                    .reshape([batch, sets]);
+                let mut loss = (lse.clone() - gathered) * target_weight.clone() * onehot_coef;
                 if uniform_coef != 0.0 {
-                    let weighted_sum = summary.weighted_shifted_sum(weights);
+                    let weighted_sum = summary
+                        .centered()
+                        .matmul(weights.clone().reshape([num_classes, 1]));
                     let total_weight = weights.clone().sum().reshape([1, 1]);
                     loss = loss + (lse * total_weight - weighted_sum) * uniform_coef;
                 }
-                (loss.reshape([batch]), Some(target_weight.reshape([batch])))
+                (loss, Some(target_weight))
             }
         };
-
-        Ok(match ignored {
-            None => PerSample {
-                loss,
-                mean_weight: target_weight,
-            },
-            Some(mask) => {
-                let kept = mask.clone().bool_not().float();
-                PerSample {
-                    loss: loss.mask_fill(mask, 0.0),
-                    mean_weight: Some(match target_weight {
-                        Some(weight) => weight * kept,
-                        None => kept,
-                    }),
-                }
+        // The weight each sample carries in the mean: w_y, 0 if ignored.
+        let mean_weight = match (ignored, target_weight) {
+            (Some(mask), weight) => {
+                loss = loss.mask_fill(mask.clone(), 0.0);
+                let kept = mask.bool_not().float();
+                Some(match weight {
+                    Some(weight) => weight * kept,
+                    None => kept,
+                })
             }
-        })
-    }
-}
-
-/// Configuration of a [`SoftTargetCrossEntropy`].
-///
-/// ```
-/// use burn_mixup::{Reduction, SoftTargetCrossEntropyConfig};
-/// let loss = SoftTargetCrossEntropyConfig::new().with_reduction(Reduction::Sum).init();
-/// assert_eq!(loss.reduction(), Reduction::Sum);
-/// ```
-#[derive(Config, Debug)]
-pub struct SoftTargetCrossEntropyConfig {
-    /// How the per-sample losses are reduced.
-    #[config(default = "Reduction::Mean")]
-    pub reduction: Reduction,
-}
-
-impl SoftTargetCrossEntropyConfig {
-    /// Builds the loss; it holds no tensor, so it needs no device.
-    ///
-    /// ```
-    /// use burn_mixup::SoftTargetCrossEntropyConfig;
-    /// let loss = SoftTargetCrossEntropyConfig::new().init();
-    /// ```
-    pub fn init(&self) -> SoftTargetCrossEntropy {
-        SoftTargetCrossEntropy {
-            reduction: self.reduction,
+            (None, weight) => weight,
+        };
+        match reduce {
+            Reduce::None => (loss * mix).sum_dim(1).reshape([batch]),
+            Reduce::Sum => (loss.sum_dim(0) * mix).sum(),
+            Reduce::BatchMean => (loss.sum_dim(0) * mix).sum() / batch as f64,
+            Reduce::Mean => {
+                let denominator = mean_weight
+                    .expect("the reweighted path has weights or an ignore index")
+                    .sum_dim(0);
+                (loss.sum_dim(0) / denominator * mix).sum()
+            }
         }
     }
-}
 
-/// Cross-entropy against probability targets `[B, K]`: `sum_k -q_k log softmax(z)_k`,
-/// as timm's `SoftTargetCrossEntropy` and PyTorch's `cross_entropy` with probability
-/// targets. This is what Mixup with smoothing, CutMix and the element-wise modes
-/// produce.
-///
-/// ```
-/// use burn::tensor::Tensor;
-/// use burn_mixup::SoftTargetCrossEntropyConfig;
-/// use burn_ndarray::NdArray;
-///
-/// let device = Default::default();
-/// let loss = SoftTargetCrossEntropyConfig::new().init();
-/// let logits = Tensor::<NdArray, 2>::from_floats([[0.0, 0.0, 0.0, 0.0]], &device);
-/// let targets = Tensor::<NdArray, 2>::from_floats([[0.5, 0.5, 0.0, 0.0]], &device);
-/// let value: f32 = loss.forward(logits, targets).into_scalar();
-/// assert!((value - 4f32.ln()).abs() < 1e-6);
-/// ```
-#[derive(Module, Clone, Debug)]
-pub struct SoftTargetCrossEntropy {
-    reduction: Reduction,
-}
-
-// Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
-#[allow(clippy::derivable_impls)]
-impl Default for SoftTargetCrossEntropy {
-    fn default() -> Self {
-        SoftTargetCrossEntropyConfig::new().init()
-    }
-}
-
-impl SoftTargetCrossEntropy {
-    /// The configured reduction.
-    ///
-    /// ```
-    /// use burn_mixup::{Reduction, SoftTargetCrossEntropy};
-    /// assert_eq!(SoftTargetCrossEntropy::default().reduction(), Reduction::Mean);
-    /// ```
-    pub fn reduction(&self) -> Reduction {
-        self.reduction
+    /// Per-sample lambda with class weights: PyTorch's probability-target
+    /// cross-entropy on `lambda_i * onehot(a_i) + (1 - lambda_i) * onehot(b_i)`,
+    /// without building that `[B, K]` matrix. The mean divides by the batch size.
+    fn weighted_per_sample_loss(
+        &self,
+        summary: &LogitSummary<B>,
+        (onehot_coef, uniform_coef): (f64, f64),
+        a: Tensor<B, 1, Int>,
+        b: Tensor<B, 1, Int>,
+        lambda: Tensor<B, 1>,
+        reduce: Reduce,
+    ) -> Tensor<B, 1> {
+        let [batch, num_classes] = summary.dims();
+        let weights = self.weights.as_ref().expect("called with class weights");
+        let columns = Tensor::cat(vec![a.reshape([batch, 1]), b.reshape([batch, 1])], 1);
+        let gathered = summary.shifted.clone().gather(1, columns.clone());
+        let target_weight = weights
+            .clone()
+            .select(0, columns.reshape([batch * 2]))
+            .reshape([batch, 2]);
+        let lambda = lambda.reshape([batch, 1]);
+        let mix = Tensor::cat(vec![lambda.clone(), lambda.neg() + 1.0], 1);
+        let lse = summary.lse.clone();
+        // sum_j c_j a w_{y_j} (lse - s_{y_j}) + u (W lse - sum_k w_k s_k)
+        let mut loss = ((lse.clone() - gathered) * target_weight * mix).sum_dim(1) * onehot_coef;
+        if uniform_coef != 0.0 {
+            let weighted_sum = summary
+                .centered()
+                .matmul(weights.clone().reshape([num_classes, 1]));
+            let total_weight = weights.clone().sum().reshape([1, 1]);
+            loss = loss + (lse * total_weight - weighted_sum) * uniform_coef;
+        }
+        reduce_rows(loss, reduce)
     }
 
-    /// Computes the loss with the configured reduction.
-    ///
-    /// # Shapes
-    /// - logits: `[batch_size, num_classes]`
-    /// - targets: `[batch_size, num_classes]`, each row a probability distribution
-    /// - output: `[1]` for Mean and Sum, `[batch_size]` for None
-    ///
-    /// # Panics
-    /// If the shapes differ; [`try_forward`](Self::try_forward) returns the error instead.
-    ///
-    /// ```
-    /// use burn::tensor::Tensor;
-    /// use burn_mixup::SoftTargetCrossEntropy;
-    /// use burn_ndarray::NdArray;
-    ///
-    /// let device = Default::default();
-    /// let logits = Tensor::<NdArray, 2>::from_floats([[1.0, 1.0]], &device);
-    /// let targets = Tensor::<NdArray, 2>::from_floats([[0.0, 1.0]], &device);
-    /// let value: f32 = SoftTargetCrossEntropy::default().forward(logits, targets).into_scalar();
-    /// assert!((value - 2f32.ln()).abs() < 1e-6);
-    /// ```
-    pub fn forward<B: Backend>(&self, logits: Tensor<B, 2>, targets: Tensor<B, 2>) -> Tensor<B, 1> {
-        self.try_forward(logits, targets)
-            .unwrap_or_else(|err| panic!("SoftTargetCrossEntropy::forward: {err}"))
-    }
-
-    /// Like [`forward`](Self::forward), but returns a shape mismatch as an error.
-    ///
-    /// # Errors
-    /// [`LossError::ShapeMismatch`] when the targets do not have the logits' shape.
-    ///
-    /// ```
-    /// use burn::tensor::Tensor;
-    /// use burn_mixup::{LossError, SoftTargetCrossEntropy};
-    /// use burn_ndarray::NdArray;
-    ///
-    /// let device = Default::default();
-    /// let logits = Tensor::<NdArray, 2>::zeros([2, 3], &device);
-    /// let targets = Tensor::<NdArray, 2>::zeros([2, 4], &device);
-    /// let err = SoftTargetCrossEntropy::default().try_forward(logits, targets).unwrap_err();
-    /// assert_eq!(err, LossError::ShapeMismatch { logits: [2, 3], targets: [2, 4] });
-    /// ```
-    pub fn try_forward<B: Backend>(
+    fn probability_loss(
         &self,
         logits: Tensor<B, 2>,
         targets: Tensor<B, 2>,
+        reduce: Reduce,
     ) -> Result<Tensor<B, 1>, LossError> {
         if logits.dims() != targets.dims() {
             return Err(LossError::ShapeMismatch {
@@ -744,11 +777,85 @@ impl SoftTargetCrossEntropy {
                 targets: targets.dims(),
             });
         }
+        if let Some(ignore_index) = self.ignore_index {
+            return Err(LossError::IgnoreIndexWithProbabilities { ignore_index });
+        }
+        let [_, num_classes] = logits.dims();
+        let (onehot_coef, uniform_coef) = self.coefficients_for(num_classes)?;
         let summary = LogitSummary::new(logits);
-        let per_sample = PerSample {
-            loss: summary.soft_target_loss(targets),
-            mean_weight: None,
-        };
-        Ok(per_sample.reduce(self.reduction))
+        let mut q = targets;
+        if uniform_coef != 0.0 {
+            q = q * onehot_coef + uniform_coef;
+        }
+        if let Some(weights) = &self.weights {
+            q = q * weights.clone().reshape([1, num_classes]);
+        }
+        // sum_k q_k (lse - s_k) = lse * sum_k q_k - sum_k q_k s_k: exact even for
+        // targets that do not sum to one.
+        let mass = q.clone().sum_dim(1);
+        let dot = (q * summary.shifted).sum_dim(1);
+        Ok(reduce_rows(summary.lse * mass - dot, reduce))
     }
+}
+
+/// A `[1, n]` row of coefficients, built on the host in f64 and cast once.
+fn row_of<B: Backend>(values: &[f64], device: &B::Device) -> Tensor<B, 2> {
+    let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+    let len = values.len();
+    Tensor::from_data(TensorData::new(values, [1, len]), device)
+}
+
+/// Reduces `[B, 1]` per-sample losses where every sample counts once.
+fn reduce_rows<B: Backend>(loss: Tensor<B, 2>, reduce: Reduce) -> Tensor<B, 1> {
+    let [batch, _] = loss.dims();
+    match reduce {
+        Reduce::Mean | Reduce::BatchMean => loss.mean(),
+        Reduce::Sum => loss.sum(),
+        Reduce::None => loss.reshape([batch]),
+    }
+}
+
+/// The loss without class weights or ignore index, for one target set or a mixed
+/// pair, as ONE expression over `[B, 1]`:
+/// `lse - u * sum_k s_k - a * sum_j c_j * s_{y_j}` (with `sum_j c_j = 1`), reduced
+/// once. At small shapes the cost is the number of autodiff nodes, so nothing is
+/// computed twice and nothing is reshaped before the reduction.
+fn unweighted_loss<B: Backend>(
+    summary: &LogitSummary<B>,
+    (onehot_coef, uniform_coef): (f64, f64),
+    targets: HardTargets<B>,
+    reduce: Reduce,
+) -> Tensor<B, 1> {
+    let [batch, _] = summary.dims();
+    let column = |y: Tensor<B, 1, Int>| y.reshape([batch, 1]);
+    // One gather for all target sets (the two-uses rule).
+    let target_term = match targets {
+        HardTargets::One(y) => summary.shifted.clone().gather(1, column(y)) * onehot_coef,
+        HardTargets::Pair { a, b, lambda } => {
+            let both = summary
+                .shifted
+                .clone()
+                .gather(1, Tensor::cat(vec![column(a), column(b)], 1));
+            let coefficients = row_of(
+                &[onehot_coef * lambda, onehot_coef * (1.0 - lambda)],
+                &both.device(),
+            );
+            (both * coefficients).sum_dim(1)
+        }
+        HardTargets::PerSample { a, b, lambda } => {
+            let both = summary
+                .shifted
+                .clone()
+                .gather(1, Tensor::cat(vec![column(a), column(b)], 1));
+            let lambda = lambda.reshape([batch, 1]);
+            let coefficients =
+                Tensor::cat(vec![lambda.clone(), lambda.neg() + 1.0], 1) * onehot_coef;
+            (both * coefficients).sum_dim(1)
+        }
+    };
+    let mut loss = summary.lse.clone() - target_term;
+    if uniform_coef != 0.0 {
+        loss = loss - summary.centered().sum_dim(1) * uniform_coef;
+    }
+    reduce_rows(loss, reduce)
 }

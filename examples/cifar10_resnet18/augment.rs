@@ -6,13 +6,12 @@
 //! which loader worker built it or in which order: same seed, same batches, and a
 //! resumed run sees exactly the images an uninterrupted one would.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use burn_mixup::IntoClassificationBatch;
 
 use crate::data::{CifarItem, IMAGE_BYTES, NUM_CLASSES, SIDE};
 
@@ -30,9 +29,10 @@ pub struct CifarBatch<B: Backend> {
     pub targets: Tensor<B, 1, Int>,
 }
 
-impl<B: Backend> IntoClassificationBatch<B, 4> for CifarBatch<B> {
-    fn into_parts(self) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
-        (self.images, self.targets)
+// What `MixupBatcher` takes from the inner batcher: (inputs, targets).
+impl<B: Backend> From<CifarBatch<B>> for (Tensor<B, 4>, Tensor<B, 1, Int>) {
+    fn from(batch: CifarBatch<B>) -> Self {
+        (batch.images, batch.targets)
     }
 }
 

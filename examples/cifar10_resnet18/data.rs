@@ -59,7 +59,9 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} holds {size} bytes, not a whole number of {RECORD_BYTES}-byte records (a truncated or foreign file)")]
+    #[error(
+        "{path} holds {size} bytes, not a whole number of {RECORD_BYTES}-byte records (a truncated or foreign file)"
+    )]
     BadSize { path: PathBuf, size: u64 },
     #[error("{path} holds {records} records; the official CIFAR-10 files hold exactly {expected}")]
     WrongRecordCount {

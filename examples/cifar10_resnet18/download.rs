@@ -116,7 +116,7 @@ pub fn fetch(source: &Source, dest: &Path, show_progress: bool) -> Result<(), Da
                         url: source.url.clone(),
                         reason: format!("after {received} bytes: {e}"),
                         hint: offline_hint(&source.url, dest),
-                    })
+                    });
                 }
             };
             hasher.consume(&buffer[..n]);

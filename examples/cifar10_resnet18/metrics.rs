@@ -28,8 +28,7 @@ pub struct EpochMetrics {
     pub eval_seconds: f64,
 }
 
-const HEADER: &str =
-    "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,test_ece,images_per_second,train_seconds,eval_seconds";
+const HEADER: &str = "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,test_ece,images_per_second,train_seconds,eval_seconds";
 
 impl EpochMetrics {
     fn csv_row(&self) -> String {
@@ -284,11 +283,12 @@ mod tests {
         let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
         assert_eq!(csv.lines().count(), 3);
         assert!(csv.starts_with("epoch,lr,train_loss"));
-        assert!(csv
-            .lines()
-            .nth(2)
-            .unwrap()
-            .starts_with("2,0.1,1.000000,0.200000"));
+        assert!(
+            csv.lines()
+                .nth(2)
+                .unwrap()
+                .starts_with("2,0.1,1.000000,0.200000")
+        );
         let svg = std::fs::read_to_string(dir.path().join("curves.svg")).unwrap();
         assert_eq!(svg.matches("<polyline").count(), 4);
     }

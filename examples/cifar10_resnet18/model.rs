@@ -10,9 +10,9 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
 
 #[derive(Config, Debug, PartialEq)]
 pub struct ResNetConfig {
@@ -146,12 +146,12 @@ impl<B: Backend> ResNet<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn_ndarray::NdArray;
+    use burn_flex::Flex;
 
     #[test]
     fn full_model_has_the_reference_parameter_count_and_shapes() {
         let device = Default::default();
-        let model = ResNetConfig::new().init::<NdArray>(&device);
+        let model = ResNetConfig::new().init::<Flex>(&device);
         // Trainable parameters of the CIFAR ResNet-18 (kuangliu/pytorch-cifar, the
         // tutorial's model): 11,173,962. Burn's `num_params` also counts each
         // BatchNorm's running mean and variance: 2 x 4,800 channels (stem 64; stage
@@ -167,18 +167,14 @@ mod tests {
             + (64 + 128 + 128 + 128)
             + (128 + 256 + 256 + 256)
             + (256 + 512 + 512 + 512);
-        let preact = ResNetConfig::new()
-            .with_preact(true)
-            .init::<NdArray>(&device);
+        let preact = ResNetConfig::new().with_preact(true).init::<Flex>(&device);
         assert_eq!(preact.num_params(), 11_171_146 + 2 * preact_channels);
     }
 
     #[test]
     fn narrow_model_runs_on_any_image_size() {
         let device = Default::default();
-        let model = ResNetConfig::new()
-            .with_base_width(4)
-            .init::<NdArray>(&device);
+        let model = ResNetConfig::new().with_base_width(4).init::<Flex>(&device);
         assert_eq!(
             model.forward(Tensor::zeros([3, 3, 12, 20], &device)).dims(),
             [3, 10]

@@ -9,8 +9,8 @@
 
 use burn::module::Module;
 use burn::optim::GradientsAccumulator;
-use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::train::MultiDevicesTrainStep;
 use burn::train::{InferenceStep, ItemLazy, LearningComponentsMarker, TrainOutput, TrainStep};
 use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixedBatch};
@@ -57,12 +57,12 @@ impl<B: AutodiffBackend> TrainStep for Replica<B> {
     type Output = StepItem<B::InnerBackend>;
 
     fn step(&self, batch: MixedBatch<B, 4>) -> TrainOutput<StepItem<B::InnerBackend>> {
-        let device = batch.inputs.device();
+        let device = batch.inputs().device();
         let criterion = LabelSmoothingCrossEntropyConfig::new()
             .with_smoothing(self.smoothing)
             .init::<B>(&device)
             .expect("the smoothing was validated with the training configuration");
-        let logits = self.net.forward(batch.inputs.clone());
+        let logits = self.net.forward(batch.inputs().clone());
         let loss = batch.loss(logits.clone(), &criterion);
         let accuracy = batch.accuracy(logits.detach());
         let grads = (loss.clone() * self.scale).backward();

@@ -12,31 +12,31 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use burn::config::Config;
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::split::split_dataloader;
 use burn::data::dataloader::{DataLoaderBuilder, DataLoaderIterator};
 use burn::data::dataset::Dataset;
 use burn::module::{AutodiffModule, Module};
+use burn::nn::loss::Reduction;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::Tensor;
 use burn_mixup::{
-    LabelSmoothingCrossEntropyConfig, Lambda, MixConfig, MixMode, MixScheduleConfig, MixedBatch,
-    Mixer, MixupBatcher, MixupError, Pairing, Reduction, RngState,
+    LabelSmoothingCrossEntropyConfig, MixConfig, MixError, MixMode, MixedBatch, Mixer,
+    MixupBatcher, Pairing,
 };
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use thiserror::Error;
 
 use crate::augment::{CifarBatch, CifarBatcher};
 use crate::checkpoint::write_atomically;
 use crate::data::{CifarDataset, CifarItem, DataError};
-use crate::metrics::{expected_calibration_error, EpochMetrics, MetricsLog};
+use crate::metrics::{EpochMetrics, MetricsLog, expected_calibration_error};
 use crate::model::{ResNet, ResNetConfig};
 use crate::multi::MultiDevice;
 
@@ -98,12 +98,14 @@ pub enum TrainError {
         value: String,
     },
     #[error("invalid mixing options: {0}")]
-    Mixing(#[from] MixupError),
+    Mixing(#[from] MixError),
     #[error("invalid loss options: {0}")]
     Loss(#[from] burn_mixup::LossError),
     #[error("checkpoint {path} is unusable: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
-    #[error("checkpoint in {dir} comes from another configuration: {field} is {saved} there but {given} here")]
+    #[error(
+        "checkpoint in {dir} comes from another configuration: {field} is {saved} there but {given} here"
+    )]
     ConfigMismatch {
         dir: PathBuf,
         field: String,
@@ -135,13 +137,6 @@ impl TrainingConfig {
         }
         if self.batch_size == 0 {
             return flag("batch-size", "at least 1", self.batch_size.to_string());
-        }
-        if self.mix_mode != MixMode::Batch && !self.batch_size.is_multiple_of(2) {
-            return flag(
-                "batch-size",
-                "even in pair/elem mix modes",
-                self.batch_size.to_string(),
-            );
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return flag("lr", "a finite number > 0", self.lr.to_string());
@@ -175,23 +170,19 @@ impl TrainingConfig {
         Ok(())
     }
 
-    /// The mixer, or `None` for a plain run (both alphas 0).
-    pub fn mixer(&self) -> Result<Option<Mixer>, MixupError> {
-        if self.mixup_alpha == 0.0 && self.cutmix_alpha == 0.0 {
-            return Ok(None);
-        }
-        MixConfig::new(crate::data::NUM_CLASSES)
+    /// The mixer; with both alphas 0 a disabled one, so a plain run goes through
+    /// the same loader and training step.
+    pub fn mixer(&self) -> Result<Mixer, MixError> {
+        MixConfig::new()
             .with_mixup_alpha(self.mixup_alpha)
             .with_cutmix_alpha(self.cutmix_alpha)
             .with_switch_prob(self.switch_prob)
             .with_mode(self.mix_mode)
-            .with_label_smoothing(self.smoothing)
             // A fresh permutation per batch, as the mixup paper's code.
             .with_pairing(Pairing::Permutation)
-            .with_schedule(MixScheduleConfig::new().with_off_epoch(self.mix_off_epoch))
+            .with_off_epoch(self.mix_off_epoch)
             .with_seed(Some(self.seed))
             .init()
-            .map(Some)
     }
 
     /// Learning rate during `epoch`: multiplied by `lr_gamma` at each milestone.
@@ -243,42 +234,19 @@ impl Dataset<CifarItem> for EpochOrder {
     }
 }
 
-/// A batcher for plain runs: the CIFAR batch as an unmixed [`MixedBatch`], so both
-/// kinds of run share one training step.
-#[derive(Clone)]
-struct Unmixed(CifarBatcher);
-
-impl<B: Backend> Batcher<B, CifarItem, MixedBatch<B, 4>> for Unmixed {
-    fn batch(&self, items: Vec<CifarItem>, device: &B::Device) -> MixedBatch<B, 4> {
-        let batch: CifarBatch<B> = self.0.batch(items, device);
-        MixedBatch {
-            inputs: batch.images,
-            targets_b: batch.targets.clone(),
-            targets_a: batch.targets,
-            lambda: Lambda::Batch(1.0),
-        }
-    }
-}
-
-/// The training loader: CIFAR batches, mixed when a mixer is set, over the epoch order.
+/// The training loader: CIFAR batches through the mixer, over the epoch order.
 fn train_loader<B: Backend>(
-    mixer: &Option<Mixer>,
+    mixer: &Mixer,
     batcher: &CifarBatcher,
     order: &Arc<EpochOrder>,
     batch_size: usize,
     workers: usize,
 ) -> Arc<dyn burn::data::dataloader::DataLoader<B, MixedBatch<B, 4>>> {
     let data = ArcDataset(order.clone());
-    match mixer {
-        Some(mixer) => DataLoaderBuilder::new(MixupBatcher::new(batcher.clone(), mixer.clone()))
-            .batch_size(batch_size)
-            .num_workers(workers)
-            .build(data),
-        None => DataLoaderBuilder::new(Unmixed(batcher.clone()))
-            .batch_size(batch_size)
-            .num_workers(workers)
-            .build(data),
-    }
+    DataLoaderBuilder::new(MixupBatcher::new(batcher.clone(), mixer.clone()))
+        .batch_size(batch_size)
+        .num_workers(workers)
+        .build(data)
 }
 
 /// What a checkpoint holds besides the model and optimizer records.
@@ -289,9 +257,9 @@ pub struct RunState {
     /// Epoch in progress (0-based); `step` batches of it are done.
     pub epoch: usize,
     pub step: usize,
-    /// The mixer's random state at the start of `epoch` (`None` before the first
+    /// The mixer's next draw index at the start of `epoch` (`None` before the first
     /// epoch of a fresh run and for runs without mixing).
-    pub mixer_at_epoch_start: Option<RngState>,
+    pub mixer_at_epoch_start: Option<u64>,
     /// Train-loss and accuracy sums (weighted by batch size) and images so far in `epoch`.
     pub partial: (f64, f64, usize),
     pub partial_seconds: f64,
@@ -497,16 +465,11 @@ pub fn train<B: AutodiffBackend>(
         let epoch = state.epoch;
         let lr = config.lr_at(epoch);
         cifar_batcher.set_epoch(epoch);
-        if let Some(mixer) = &mixer {
-            mixer.set_epoch(epoch);
-            match state.mixer_at_epoch_start {
-                // Resuming inside this epoch: one draw per finished batch.
-                Some(start) => mixer.set_rng_state(RngState {
-                    seed: start.seed,
-                    draws: start.draws + state.step as u64,
-                }),
-                None => state.mixer_at_epoch_start = Some(mixer.rng_state()),
-            }
+        mixer.set_epoch(epoch);
+        match state.mixer_at_epoch_start {
+            // Resuming inside this epoch: one draw per finished batch.
+            Some(start) => mixer.resume_at(start + state.step as u64),
+            None => state.mixer_at_epoch_start = Some(mixer.next_draw()),
         }
         order.set_epoch(epoch, state.step * config.batch_size);
 
@@ -544,7 +507,7 @@ pub fn train<B: AutodiffBackend>(
                 (None, Some(batches)) => match batches.next() {
                     Some(batch) => {
                         let size = batch.batch_size();
-                        let logits = model.forward(batch.inputs.clone());
+                        let logits = model.forward(batch.inputs().clone());
                         let loss = batch.loss(logits.clone(), &criterion);
                         let accuracy = batch.accuracy(logits.detach());
                         let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -638,7 +601,7 @@ pub fn train<B: AutodiffBackend>(
         state.partial = (0.0, 0.0, 0);
         state.partial_seconds = 0.0;
         // The loader has drawn exactly this epoch's batches: where the next one starts.
-        state.mixer_at_epoch_start = mixer.as_ref().map(Mixer::rng_state);
+        state.mixer_at_epoch_start = Some(mixer.next_draw());
         log.write(&state.history).map_err(io(out))?;
         let best = metrics.test_accuracy > state.best_accuracy;
         if best {
@@ -709,7 +672,7 @@ pub fn throughput<B: AutodiffBackend>(
         for batch in loader.iter() {
             let batch: MixedBatch<B, 4> = batch;
             let size = batch.batch_size();
-            let logits = model.forward(batch.inputs.clone());
+            let logits = model.forward(batch.inputs().clone());
             let loss = batch.loss(logits, &criterion);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(config.lr, model, grads);
@@ -886,15 +849,16 @@ impl Dataset<CifarItem> for ArcDataset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{write_synthetic, Cifar10, RecordCount};
+    use crate::data::{Cifar10, RecordCount, write_synthetic};
     use burn::backend::Autodiff;
     use burn::tensor::Int;
-    use burn_ndarray::NdArray;
     use std::sync::Mutex;
 
-    type B = Autodiff<NdArray<f32>>;
+    // burn-flex: GEMM convolutions compiled in its own crate at full optimisation,
+    // ~40x faster than burn-ndarray's generic kernels in this (opt-level 1) profile.
+    type B = Autodiff<burn_flex::Flex>;
 
-    /// Burn's ndarray seed is process-wide: runs that initialise models take turns.
+    /// The backend seed is process-wide: runs that initialise models take turns.
     static SERIAL: Mutex<()> = Mutex::new(());
 
     fn tiny_config(epochs: usize) -> TrainingConfig {
@@ -963,17 +927,14 @@ mod tests {
         );
         let targets =
             Tensor::<B, 1, Int>::from_data(burn::tensor::TensorData::new(labels, [16]), &device);
-        let mixup = burn_mixup::MixupConfig::new()
-            .with_seed(Some(0))
-            .init()
-            .unwrap();
+        let mixup = MixConfig::mixup(1.0).with_seed(Some(0)).init().unwrap();
         let batch = mixup.apply(images, targets).unwrap();
         let criterion = LabelSmoothingCrossEntropyConfig::new()
             .init::<B>(&device)
             .unwrap();
         let mut losses = Vec::new();
         for _ in 0..8 {
-            let loss = batch.loss(model.forward(batch.inputs.clone()), &criterion);
+            let loss = batch.loss(model.forward(batch.inputs().clone()), &criterion);
             losses.push(scalar(loss.clone().inner()));
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(0.05, model, grads);

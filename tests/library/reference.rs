@@ -4,39 +4,37 @@
 //! implementation achieves. Both smoothing conventions differ by ~1e-3 on these
 //! logits, so these tolerances tell them apart.
 
-mod common;
-
 use burn::tensor::{Int, Tensor};
-use burn_mixup::mixup::mixup_target;
 use burn_mixup::{
-    LabelSmoothingCrossEntropyConfig, Lambda, MixedBatch, Mixup, MixupParams, Reduction,
-    SmoothingConvention, SoftTargetCrossEntropy,
+    LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig, MixParams, SmoothingConvention,
 };
-use common::*;
 use serde_json::Value;
+
+use crate::common::*;
 
 const LOSS_RTOL: f64 = 1e-5;
 const GRAD_ATOL: f64 = 1e-6;
 
-fn criterion(
-    eps: f64,
-    convention: SmoothingConvention,
-    reduction: Reduction,
-) -> burn_mixup::LabelSmoothingCrossEntropy<AD> {
+fn criterion(eps: f64, convention: SmoothingConvention) -> LabelSmoothingCrossEntropy<AD> {
     LabelSmoothingCrossEntropyConfig::new()
         .with_smoothing(eps)
         .with_convention(convention)
-        .with_reduction(reduction)
         .init(&device())
         .expect("valid config")
+}
+
+/// timm's `mixup_target` pairing: sample `i` with sample `B-1-i`.
+fn flip(batch: usize) -> Vec<usize> {
+    (0..batch).rev().collect()
 }
 
 /// Loss (mean), per-sample losses and d(mean)/d(logits) for hard targets.
 fn smoothed(case: &Value, eps: f64, convention: SmoothingConvention) -> (f32, Vec<f32>, Vec<f32>) {
     let logits = floats::<AD, 2>(&case["logits"]).require_grad();
     let targets = ints::<AD>(&case["targets"]);
-    let mean = criterion(eps, convention, Reduction::Mean).forward(logits.clone(), targets.clone());
-    let none = criterion(eps, convention, Reduction::None).forward(logits.clone(), targets);
+    let ce = criterion(eps, convention);
+    let mean = ce.forward(logits.clone(), targets.clone());
+    let none = ce.forward_no_reduction(logits.clone(), targets);
     let grads = mean.backward();
     let grad = logits.grad(&grads).expect("logits require grad");
     (to_vec(mean.inner())[0], to_vec(none.inner()), to_vec(grad))
@@ -155,7 +153,11 @@ fn timm_mixup_target_and_soft_target_cross_entropy() {
     let smoothing = expected["smoothing"].as_f64().unwrap();
     let targets = ints::<AD>(&case["targets"]);
 
-    let soft = mixup_target(targets.clone(), 10, lam, smoothing).unwrap();
+    let batch = MixParams::blend(lam, flip(8))
+        .unwrap()
+        .mix_batch(Tensor::<AD, 2>::zeros([8, 1], &device()), targets)
+        .unwrap();
+    let soft = batch.soft_targets(10, smoothing).unwrap();
     assert_close(
         &to_vec(soft.clone().inner()),
         &flat(&expected["soft_targets"]).0,
@@ -173,11 +175,9 @@ fn timm_mixup_target_and_soft_target_cross_entropy() {
     );
 
     let logits = floats::<AD, 2>(&case["logits"]).require_grad();
-    let loss = SoftTargetCrossEntropy::default().forward(logits.clone(), soft.clone());
-    let none = burn_mixup::SoftTargetCrossEntropyConfig::new()
-        .with_reduction(Reduction::None)
-        .init()
-        .forward(logits.clone(), soft);
+    let soft_ce = criterion(0.0, SmoothingConvention::Uniform);
+    let loss = soft_ce.forward_probs(logits.clone(), soft.clone());
+    let none = soft_ce.forward_probs_no_reduction(logits.clone(), soft);
     assert_scalar(
         to_vec(loss.clone().inner())[0],
         expected["loss_mean"].as_f64().unwrap(),
@@ -201,16 +201,10 @@ fn timm_mixup_target_and_soft_target_cross_entropy() {
     );
 
     // The same number from the one-pass mixup criterion with timm's flip pairing.
-    let batch = MixedBatch::<AD, 1> {
-        inputs: Tensor::zeros([8], &device()),
-        targets_b: targets.clone().flip([0]),
-        targets_a: targets,
-        lambda: Lambda::Batch(lam),
-    };
     let logits = floats::<AD, 2>(&case["logits"]).require_grad();
     let one_pass = batch.loss(
         logits.clone(),
-        &criterion(smoothing, SmoothingConvention::Uniform, Reduction::Mean),
+        &criterion(smoothing, SmoothingConvention::Uniform),
     );
     assert_scalar(
         to_vec(one_pass.clone().inner())[0],
@@ -235,21 +229,21 @@ fn mixup_criterion_with_explicit_permutation() {
     let lam = case["lam"].as_f64().unwrap();
     let permutation: Vec<usize> = flat(&case["perm"]).0.iter().map(|&p| p as usize).collect();
     let y_a = ints::<AD>(&case["y_a"]);
-    let params = MixupParams::new(lam, permutation).unwrap();
+    let params = MixParams::blend(lam, permutation).unwrap();
 
     for result in case["results"].as_array().unwrap() {
         let eps = result["eps"].as_f64().unwrap();
         let inputs = Tensor::<AD, 2>::zeros([8, 1], &device());
-        let batch = Mixup::apply_params(&params, inputs, y_a.clone()).unwrap();
+        let batch = params.mix_batch(inputs, y_a.clone()).unwrap();
         assert_eq!(
-            to_vec(batch.targets_b.clone().float().inner()),
+            to_vec(batch.partner_targets().clone().float().inner()),
             flat(&case["y_b"])
                 .0
                 .iter()
                 .map(|&v| v as f32)
                 .collect::<Vec<_>>()
         );
-        let ce = criterion(eps, SmoothingConvention::Uniform, Reduction::Mean);
+        let ce = criterion(eps, SmoothingConvention::Uniform);
         let logits = floats::<AD, 2>(&case["logits"]).require_grad();
         let loss = batch.loss(logits.clone(), &ce);
         let what = format!("criterion eps={eps}");
@@ -270,8 +264,8 @@ fn mixup_criterion_with_explicit_permutation() {
 
         // Each half on its own.
         let logits = floats::<AD, 2>(&case["logits"]);
-        let ce_a = ce.forward(logits.clone(), batch.targets_a.clone());
-        let ce_b = ce.forward(logits.clone(), batch.targets_b.clone());
+        let ce_a = ce.forward(logits.clone(), batch.targets().clone());
+        let ce_b = ce.forward(logits.clone(), batch.partner_targets().clone());
         assert_scalar(
             to_vec(ce_a.inner())[0],
             result["ce_y_a"].as_f64().unwrap(),
@@ -294,7 +288,7 @@ fn mixup_criterion_with_explicit_permutation() {
             1e-7,
             "mixed soft",
         );
-        let soft_loss = SoftTargetCrossEntropy::default().forward(logits, soft);
+        let soft_loss = criterion(0.0, SmoothingConvention::Uniform).forward_probs(logits, soft);
         assert_scalar(
             to_vec(soft_loss.inner())[0],
             result["soft_target_loss_mean"].as_f64().unwrap(),
@@ -350,24 +344,21 @@ fn mixed_inputs_match_reference_for_permutation_and_flip() {
     let x = floats::<B, 4>(&case["x"]);
     let labels = Tensor::<B, 1, Int>::from_ints([0, 1, 2, 3], &device());
 
-    let mixed = Mixup::apply_params(
-        &MixupParams::new(lam, index).unwrap(),
-        x.clone(),
-        labels.clone(),
-    )
-    .unwrap();
+    let mixed = MixParams::blend(lam, index)
+        .unwrap()
+        .mix_batch(x.clone(), labels.clone())
+        .unwrap();
     assert_close(
-        &to_vec(mixed.inputs),
+        &to_vec(mixed.inputs().clone()),
         &flat(&case["mixed_x"]).0,
         0.0,
         1e-6,
         "mixed_x",
     );
 
-    let flip: Vec<usize> = (0..4).rev().collect();
-    let mixed = Mixup::apply_params(&MixupParams::new(lam, flip).unwrap(), x, labels).unwrap();
+    let mixed = MixParams::blend(lam, flip(4)).unwrap().mix(x).unwrap();
     assert_close(
-        &to_vec(mixed.inputs),
+        &to_vec(mixed),
         &flat(&case["mixed_x_flip"]).0,
         0.0,
         1e-6,

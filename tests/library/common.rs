@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests: backends, fixture access, comparisons.
-#![allow(dead_code)]
 
 use burn::backend::Autodiff;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -13,6 +12,13 @@ pub type AD = Autodiff<B>;
 /// tests/fixtures/README.md).
 pub fn refs() -> Value {
     serde_json::from_str(include_str!("../fixtures/torch_refs.json"))
+        .expect("fixture is valid JSON")
+}
+
+/// The second reference set (`tests/fixtures/torch_refs_v2.json`, made by
+/// `tests/fixtures/make_refs_v2.py 777`).
+pub fn refs_v2() -> Value {
+    serde_json::from_str(include_str!("../fixtures/torch_refs_v2.json"))
         .expect("fixture is valid JSON")
 }
 

@@ -1,0 +1,585 @@
+//! The one mixer: Mixup and CutMix with timm's modes, switching and schedules.
+//!
+//! [`MixConfig`] holds every option of timm's `Mixup` (`mixup_alpha`, `cutmix_alpha`,
+//! `cutmix_minmax`, `prob`, `switch_prob`, `mode`, `correct_lam`) plus the pairing,
+//! a schedule over epochs, and explicit randomness (seed and stream). [`Mixer`]
+//! draws [`MixParams`] per batch and applies them.
+//!
+//! | mode | lambda | partners | timm |
+//! |------|--------|----------|------|
+//! | [`MixMode::Batch`] | one per batch | the pairing | `mode='batch'` |
+//! | [`MixMode::Pair`]  | one per pair, both partners mixed with each other | a symmetric pairing | `mode='pair'` |
+//! | [`MixMode::Elem`]  | one per sample | the pairing | `mode='elem'` |
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::config::Config;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor};
+use rand::seq::SliceRandom;
+use rand::{Rng, RngExt};
+use rand_distr::{Beta, Distribution};
+
+use crate::batch::MixedBatch;
+use crate::cutmix::{check_minmax, cutmix_bbox_and_lambda};
+use crate::error::MixError;
+use crate::params::{MixParams, Op, check_batch};
+use crate::rng::{DrawCounter, draw_rng};
+
+/// How many mixing coefficients a batch draws.
+///
+/// Every mode accepts every batch size >= 1: a sample left without a partner (the
+/// middle of an odd batch under [`Pairing::Flip`], the last one of an odd random
+/// matching in `Pair` mode, a fixed point of a permutation in `Elem` mode) is paired
+/// with itself and left unmixed (lambda 1).
+///
+/// ```
+/// use burn::tensor::{Int, Tensor};
+/// use burn_mixup::{Lambda, MixConfig, MixMode};
+/// use burn_ndarray::NdArray;
+///
+/// let device = Default::default();
+/// let mixer = MixConfig::cutmix(1.0).with_mode(MixMode::Elem).with_seed(Some(1)).init()?;
+/// // An odd batch is fine in every mode.
+/// let batch = mixer.apply(Tensor::<NdArray, 4>::zeros([5, 3, 8, 8], &device),
+///                         Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3, 4], &device))?;
+/// assert!(matches!(batch.lambda(), Lambda::PerSample(l) if l.len() == 5));
+/// # Ok::<(), burn_mixup::MixError>(())
+/// ```
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum MixMode {
+    /// One lambda (and one CutMix box) for the whole batch: the cheapest mode.
+    Batch,
+    /// One lambda per pair; both samples of a pair are mixed with each other with
+    /// the same lambda and box (timm's `pair`).
+    Pair,
+    /// One lambda per sample, each mixed with the original of its partner (timm's
+    /// `elem`).
+    Elem,
+}
+
+// Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
+#[allow(clippy::derivable_impls)]
+impl Default for MixMode {
+    fn default() -> Self {
+        MixMode::Batch
+    }
+}
+
+/// How each sample finds its partner.
+///
+/// ```
+/// use burn_mixup::{MixConfig, Pairing};
+///
+/// let flip = MixConfig::mixup(1.0).with_pairing(Pairing::Flip).init()?;
+/// assert_eq!(flip.sample(&[4, 2])?.partners(), &[3, 2, 1, 0]);
+/// let roll = MixConfig::mixup(1.0).with_pairing(Pairing::Roll).init()?;
+/// assert_eq!(roll.sample(&[4, 2])?.partners(), &[3, 0, 1, 2]);
+/// # Ok::<(), burn_mixup::MixError>(())
+/// ```
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Pairing {
+    /// A fresh uniformly random permutation per batch (the default), as the mixup
+    /// paper's code (`torch.randperm`); in `Pair` mode, a random matching.
+    Permutation,
+    /// Sample `i` with sample `B-1-i`, as timm does (`x.flip(0)`).
+    Flip,
+    /// Sample `i` with sample `i-1` (sample 0 with the last), as torchvision v2's
+    /// `MixUp`/`CutMix` (`x.roll(1, 0)`). Not symmetric, so not for `Pair` mode.
+    Roll,
+}
+
+// Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
+#[allow(clippy::derivable_impls)]
+impl Default for Pairing {
+    fn default() -> Self {
+        Pairing::Permutation
+    }
+}
+
+/// Configuration of the [`Mixer`]: timm's option names and defaults, plus the
+/// pairing, a schedule and explicit randomness.
+///
+/// An alpha of 0 turns its method off; with both off (and no `cutmix_minmax`) the
+/// mixer is disabled and returns every batch unmixed, through the same types.
+///
+/// ```
+/// use burn_mixup::{MixConfig, MixMode};
+///
+/// // timm's ImageNet recipe: Mixup 0.8 or CutMix 1.0, half the time each.
+/// let mixer = MixConfig::new()
+///     .with_mixup_alpha(0.8)
+///     .with_cutmix_alpha(1.0)
+///     .with_mode(MixMode::Batch)
+///     .with_seed(Some(0))
+///     .init()?;
+/// assert!(mixer.is_active());
+/// // A plain run: the same types, nothing mixed.
+/// assert!(!MixConfig::mixup(0.0).init()?.is_active());
+/// # Ok::<(), burn_mixup::MixError>(())
+/// ```
+#[derive(Config, Debug)]
+pub struct MixConfig {
+    /// Mixup's Beta(alpha, alpha) concentration; 0 turns Mixup off. 1.0 draws lambda
+    /// uniformly, small values (0.2) keep it near 0 or 1.
+    #[config(default = 1.0)]
+    pub mixup_alpha: f64,
+    /// CutMix's Beta concentration; 0 turns CutMix off (unless `cutmix_minmax` is set).
+    #[config(default = 0.0)]
+    pub cutmix_alpha: f64,
+    /// Bounds `(min, max)` on the CutMix box sides as fractions of the image sides.
+    /// When set, CutMix is on, box sides are drawn in these bounds and lambda always
+    /// follows the box (timm's `cutmix_minmax`).
+    pub cutmix_minmax: Option<(f64, f64)>,
+    /// Chance that a batch (an element or a pair, in `Elem`/`Pair` modes) is mixed.
+    #[config(default = 1.0)]
+    pub prob: f64,
+    /// Chance of CutMix rather than Mixup when both are on.
+    #[config(default = 0.5)]
+    pub switch_prob: f64,
+    /// How many lambdas a batch draws.
+    #[config(default = "MixMode::Batch")]
+    pub mode: MixMode,
+    /// How samples are paired.
+    #[config(default = "Pairing::Permutation")]
+    pub pairing: Pairing,
+    /// Report lambda as the kept area after clipping the CutMix box (timm's
+    /// `correct_lam`).
+    #[config(default = true)]
+    pub correct_lambda: bool,
+    /// First epoch (0-based) trained without mixing, as timm's `mixup_off_epoch`
+    /// (the last epochs on clean data are a known win); `None` mixes throughout.
+    pub off_epoch: Option<usize>,
+    /// Alphas grow linearly as `alpha * min(1, (epoch + 1) / ramp_epochs)`; 0 turns
+    /// the ramp off.
+    #[config(default = 0)]
+    pub ramp_epochs: usize,
+    /// Seed of the random stream; `None` takes one from the operating system (see
+    /// [`Mixer::seed`] to record it).
+    pub seed: Option<u64>,
+    /// Stream id: mixers with the same seed and different streams draw independent
+    /// sequences. Give each rank (process, device) of a distributed run its own.
+    #[config(default = 0)]
+    pub stream: u64,
+}
+
+impl MixConfig {
+    /// Mixup only, lambda ~ Beta(alpha, alpha); `mixup(0.0)` is a disabled mixer.
+    ///
+    /// ```
+    /// let config = burn_mixup::MixConfig::mixup(0.2);
+    /// assert_eq!((config.mixup_alpha, config.cutmix_alpha), (0.2, 0.0));
+    /// ```
+    pub fn mixup(alpha: f64) -> Self {
+        Self::new().with_mixup_alpha(alpha).with_cutmix_alpha(0.0)
+    }
+
+    /// CutMix only, as the CutMix paper trains.
+    ///
+    /// ```
+    /// let config = burn_mixup::MixConfig::cutmix(1.0);
+    /// assert_eq!((config.mixup_alpha, config.cutmix_alpha), (0.0, 1.0));
+    /// ```
+    pub fn cutmix(alpha: f64) -> Self {
+        Self::new().with_mixup_alpha(0.0).with_cutmix_alpha(alpha)
+    }
+
+    /// Validates the configuration and builds the mixer.
+    ///
+    /// # Errors
+    /// [`MixError::InvalidAlpha`] for a negative or non-finite alpha,
+    /// [`MixError::InvalidMinMax`], [`MixError::InvalidProbability`], and
+    /// [`MixError::AsymmetricPairing`] for `Pair` mode with [`Pairing::Roll`].
+    ///
+    /// ```
+    /// use burn_mixup::{MixConfig, MixError};
+    /// let err = MixConfig::mixup(1.0).with_prob(1.5).init().unwrap_err();
+    /// assert_eq!(err, MixError::InvalidProbability { name: "prob", value: 1.5 });
+    /// ```
+    pub fn init(&self) -> Result<Mixer, MixError> {
+        for (name, alpha) in [
+            ("mixup_alpha", self.mixup_alpha),
+            ("cutmix_alpha", self.cutmix_alpha),
+        ] {
+            if !(alpha.is_finite() && alpha >= 0.0) {
+                return Err(MixError::InvalidAlpha { name, value: alpha });
+            }
+        }
+        if let Some(minmax) = self.cutmix_minmax {
+            check_minmax(minmax)?;
+        }
+        for (name, value) in [("prob", self.prob), ("switch_prob", self.switch_prob)] {
+            if !(value.is_finite() && (0.0..=1.0).contains(&value)) {
+                return Err(MixError::InvalidProbability { name, value });
+            }
+        }
+        if self.mode == MixMode::Pair && self.pairing == Pairing::Roll {
+            return Err(MixError::AsymmetricPairing {
+                mode: self.mode,
+                pairing: self.pairing,
+            });
+        }
+        Ok(Mixer {
+            config: Arc::new(self.clone()),
+            draws: Arc::new(DrawCounter::new(self.seed)),
+            epoch: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+}
+
+/// The Beta distributions of one draw (after the schedule's ramp).
+struct Betas {
+    mixup: Option<Beta<f64>>,
+    cutmix: Option<Beta<f64>>,
+}
+
+/// Mixup and CutMix in every mode timm offers. Built by [`MixConfig::init`].
+///
+/// Every batch takes the next *draw index* of the mixer's stream, and everything
+/// random about it is a function of `(seed, stream, draw index)`. Clones share the
+/// stream and the epoch, so a training loop can keep a clone as a handle on the copy
+/// inside a `DataLoader`.
+///
+/// **Resuming, the one right way:** record
+/// [`MixParams::draw_index`] of the last batch the training consumed (or, at an
+/// epoch boundary, [`next_draw`](Self::next_draw): every batch produced has then
+/// been consumed) and call [`resume_at`](Self::resume_at) with the index that
+/// follows before the loader is built again. With a loader of 0 or 1 workers the
+/// batches are produced in order, so the resumed run draws exactly what the
+/// uninterrupted one would, mid-epoch too. With more workers, batches are produced
+/// in an order that depends on thread timing: each batch's draw is still a pure
+/// function of its index and every index is used once, and an epoch boundary
+/// resumes exactly, but which batch of data gets which draw, and so a mid-epoch
+/// resume, is not reproducible.
+///
+/// ```
+/// use burn::tensor::{Int, Tensor};
+/// use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig, MixMode};
+/// use burn_ndarray::NdArray;
+///
+/// let device = Default::default();
+/// let mixer = MixConfig::cutmix(1.0).with_mode(MixMode::Elem).with_seed(Some(3)).init()?;
+/// let images = Tensor::<NdArray, 4>::ones([4, 3, 8, 8], &device);
+/// let labels = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3], &device);
+/// let batch = mixer.apply(images, labels)?;
+/// let criterion = LabelSmoothingCrossEntropyConfig::new().init::<NdArray>(&device)?;
+/// let loss: f32 = batch.loss(Tensor::zeros([4, 10], &device), &criterion).into_scalar();
+/// assert!((loss - 10f32.ln()).abs() < 1e-5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Mixer {
+    config: Arc<MixConfig>,
+    draws: Arc<DrawCounter>,
+    epoch: Arc<AtomicUsize>,
+}
+
+impl Mixer {
+    /// The configuration the mixer was built from.
+    ///
+    /// ```
+    /// let mixer = burn_mixup::MixConfig::mixup(0.4).init()?;
+    /// assert_eq!(mixer.config().mixup_alpha, 0.4);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn config(&self) -> &MixConfig {
+        &self.config
+    }
+
+    /// The seed in use: the configured one, or the one taken from the operating
+    /// system (record it to reproduce the run).
+    ///
+    /// ```
+    /// let mixer = burn_mixup::MixConfig::mixup(1.0).with_seed(Some(9)).init()?;
+    /// assert_eq!(mixer.seed(), 9);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn seed(&self) -> u64 {
+        self.draws.seed()
+    }
+
+    /// The index the next batch's draw will take.
+    ///
+    /// ```
+    /// let mixer = burn_mixup::MixConfig::mixup(1.0).init()?;
+    /// mixer.sample(&[8, 4])?;
+    /// assert_eq!(mixer.next_draw(), 1);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn next_draw(&self) -> u64 {
+        self.draws.next()
+    }
+
+    /// Makes the next batch take draw `next_draw`: resume a run where its consumed
+    /// batches stopped (see the type's docs). Shared by all clones.
+    ///
+    /// ```
+    /// use burn_mixup::MixConfig;
+    /// let config = MixConfig::mixup(1.0).with_seed(Some(5));
+    /// let (run, resumed) = (config.init()?, config.init()?);
+    /// let _first = run.sample(&[8, 4])?;
+    /// resumed.resume_at(1);
+    /// assert_eq!(run.sample(&[8, 4])?, resumed.sample(&[8, 4])?);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn resume_at(&self, next_draw: u64) {
+        self.draws.set_next(next_draw);
+    }
+
+    /// Tells the mixer which epoch (0-based) the next batches belong to, for the
+    /// schedule (`off_epoch`, `ramp_epochs`). Shared by all clones.
+    ///
+    /// ```
+    /// use burn_mixup::MixConfig;
+    /// let mixer = MixConfig::mixup(1.0).with_off_epoch(Some(2)).init()?;
+    /// let handle = mixer.clone();
+    /// handle.set_epoch(2);
+    /// assert!(!mixer.is_active());
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn set_epoch(&self, epoch: usize) {
+        self.epoch.store(epoch, Ordering::Relaxed);
+    }
+
+    /// The epoch last given to [`set_epoch`](Self::set_epoch) (0 at first).
+    ///
+    /// ```
+    /// assert_eq!(burn_mixup::MixConfig::new().init()?.epoch(), 0);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn epoch(&self) -> usize {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    /// Whether the next batch can be mixed: a method is on, `prob > 0`, and the
+    /// schedule mixes at the current epoch.
+    ///
+    /// ```
+    /// use burn_mixup::MixConfig;
+    /// assert!(MixConfig::new().init()?.is_active());
+    /// assert!(!MixConfig::new().with_prob(0.0).init()?.is_active());
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn is_active(&self) -> bool {
+        let config = &self.config;
+        let method_on = config.mixup_alpha > 0.0 || self.cutmix_on();
+        let scheduled = config.off_epoch.is_none_or(|off| self.epoch() < off);
+        method_on && config.prob > 0.0 && scheduled
+    }
+
+    fn cutmix_on(&self) -> bool {
+        self.config.cutmix_alpha > 0.0 || self.config.cutmix_minmax.is_some()
+    }
+
+    /// The Beta distributions at the current epoch's ramp.
+    fn betas(&self) -> Betas {
+        let config = &self.config;
+        let scale = if config.ramp_epochs == 0 {
+            1.0
+        } else {
+            ((self.epoch() + 1) as f64 / config.ramp_epochs as f64).min(1.0)
+        };
+        let beta = |alpha: f64| {
+            (alpha > 0.0).then(|| {
+                Beta::new(alpha * scale, alpha * scale)
+                    .expect("alpha > 0 was validated at init and the scale is in (0, 1]")
+            })
+        };
+        Betas {
+            mixup: beta(config.mixup_alpha),
+            // timm forces cutmix_alpha = 1 when only minmax is set; lambda is then
+            // replaced by the box's kept fraction anyway.
+            cutmix: beta(config.cutmix_alpha).or_else(|| {
+                config
+                    .cutmix_minmax
+                    .map(|_| Beta::new(1.0, 1.0).expect("Beta(1, 1) is valid"))
+            }),
+        }
+    }
+
+    /// One operation and its lambda, as timm's `_params_per_batch` / one element of
+    /// `_params_per_elem`.
+    fn draw_op(
+        &self,
+        rng: &mut impl Rng,
+        betas: &Betas,
+        image: Option<(usize, usize)>,
+    ) -> (Op, f64) {
+        let config = &self.config;
+        if rng.random::<f64>() >= config.prob {
+            return (Op::Keep, 1.0);
+        }
+        let cutmix = match (&betas.mixup, &betas.cutmix) {
+            (Some(_), Some(_)) => rng.random::<f64>() < config.switch_prob,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (None, None) => unreachable!("draws are taken only while a method is on"),
+        };
+        if cutmix {
+            let lambda = betas.cutmix.as_ref().expect("chosen above").sample(rng);
+            let (height, width) = image.expect("CutMix draws are checked to be images");
+            let (cut, lambda) = cutmix_bbox_and_lambda(
+                height,
+                width,
+                lambda,
+                config.cutmix_minmax,
+                config.correct_lambda,
+                rng,
+            );
+            (Op::Paste(cut), lambda)
+        } else {
+            let lambda = betas.mixup.as_ref().expect("chosen above").sample(rng);
+            (Op::Blend(lambda), lambda)
+        }
+    }
+
+    /// Partner of every sample under the configured pairing (`Batch`/`Elem` modes).
+    fn permutation(&self, batch_size: usize, rng: &mut impl Rng) -> Vec<usize> {
+        match self.config.pairing {
+            Pairing::Permutation => {
+                let mut indices: Vec<usize> = (0..batch_size).collect();
+                indices.shuffle(rng);
+                indices
+            }
+            Pairing::Flip => (0..batch_size).rev().collect(),
+            Pairing::Roll => (0..batch_size)
+                .map(|i| (i + batch_size - 1) % batch_size)
+                .collect(),
+        }
+    }
+
+    /// The pairs of `Pair` mode: `(i, B-1-i)` under `Flip`, a random matching under
+    /// `Permutation`. An odd batch leaves one sample alone.
+    fn matching(&self, batch_size: usize, rng: &mut impl Rng) -> Vec<(usize, usize)> {
+        let order: Vec<usize> = match self.config.pairing {
+            Pairing::Permutation => {
+                let mut indices: Vec<usize> = (0..batch_size).collect();
+                indices.shuffle(rng);
+                indices
+            }
+            // Pairs (i, B-1-i) in timm's order.
+            _ => (0..batch_size / 2)
+                .flat_map(|i| [i, batch_size - 1 - i])
+                .collect(),
+        };
+        order
+            .chunks_exact(2)
+            .map(|pair| (pair[0], pair[1]))
+            .collect()
+    }
+
+    /// Draws the parameters of the next batch, of dimensions `dims` (batch first;
+    /// `[B, C, H, W]` when CutMix is configured). Takes one draw index whatever
+    /// the outcome, so runs stay aligned across resumes.
+    ///
+    /// # Errors
+    /// [`MixError::EmptyBatch`]; [`MixError::NotAnImage`] when CutMix is configured
+    /// and `dims` is not `[B, C, H, W]` (checked whether or not this batch happens to
+    /// draw CutMix, so the error never depends on chance).
+    ///
+    /// ```
+    /// use burn_mixup::{Lambda, MixConfig, MixMode};
+    ///
+    /// let mixer = MixConfig::mixup(1.0).with_mode(MixMode::Pair).with_seed(Some(3)).init()?;
+    /// let params = mixer.sample(&[6, 10])?;
+    /// let Lambda::PerSample(lambda) = params.lambda() else { unreachable!() };
+    /// for (i, &j) in params.partners().iter().enumerate() {
+    ///     assert_eq!(params.partners()[j], i); // pairs are symmetric
+    ///     assert_eq!(lambda[i], lambda[j]);   // and share lambda
+    /// }
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn sample(&self, dims: &[usize]) -> Result<MixParams, MixError> {
+        let batch_size = dims.first().copied().unwrap_or(0);
+        if batch_size == 0 {
+            return Err(MixError::EmptyBatch);
+        }
+        let image = match dims {
+            [_, _, height, width] if *height > 0 && *width > 0 => Some((*height, *width)),
+            _ if self.cutmix_on() => {
+                return Err(MixError::NotAnImage {
+                    dims: dims.to_vec(),
+                });
+            }
+            _ => None,
+        };
+        let index = self.draws.take();
+        if !self.is_active() {
+            let identity: Vec<usize> = (0..batch_size).collect();
+            return Ok(MixParams::batch_op(index, identity, Op::Keep, 1.0, None));
+        }
+        let mut rng = draw_rng(self.seed(), self.config.stream, index);
+        let betas = self.betas();
+        Ok(match self.config.mode {
+            MixMode::Batch => {
+                let (op, lambda) = self.draw_op(&mut rng, &betas, image);
+                let partners = if op == Op::Keep {
+                    (0..batch_size).collect()
+                } else {
+                    self.permutation(batch_size, &mut rng)
+                };
+                MixParams::batch_op(index, partners, op, lambda, image)
+            }
+            MixMode::Elem => {
+                let partners = self.permutation(batch_size, &mut rng);
+                let (mut ops, mut lambdas) = (Vec::new(), Vec::new());
+                for (i, &partner) in partners.iter().enumerate() {
+                    let (op, lambda) = self.draw_op(&mut rng, &betas, image);
+                    // A sample paired with itself stays as it is.
+                    let (op, lambda) = if partner == i {
+                        (Op::Keep, 1.0)
+                    } else {
+                        (op, lambda)
+                    };
+                    ops.push(op);
+                    lambdas.push(lambda);
+                }
+                MixParams::per_sample_ops(index, partners, ops, lambdas, image)
+            }
+            MixMode::Pair => {
+                let mut partners: Vec<usize> = (0..batch_size).collect();
+                let mut ops = vec![Op::Keep; batch_size];
+                let mut lambdas = vec![1.0; batch_size];
+                for (i, j) in self.matching(batch_size, &mut rng) {
+                    let (op, lambda) = self.draw_op(&mut rng, &betas, image);
+                    partners[i] = j;
+                    partners[j] = i;
+                    ops[i] = op;
+                    ops[j] = op;
+                    lambdas[i] = lambda;
+                    lambdas[j] = lambda;
+                }
+                MixParams::per_sample_ops(index, partners, ops, lambdas, image)
+            }
+        })
+    }
+
+    /// Draws the next parameters for this batch and mixes it: the mixed inputs,
+    /// both target sets and the draw. Inputs of any rank work for Mixup; CutMix
+    /// needs `[B, C, H, W]`.
+    ///
+    /// # Errors
+    /// [`MixError::BatchSizeMismatch`], and the errors of [`sample`](Self::sample).
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use burn_mixup::{MixConfig, MixError};
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let mixer = MixConfig::cutmix(1.0).init()?;
+    /// let x = Tensor::<NdArray, 2>::zeros([3, 4], &device);
+    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2], &device);
+    /// assert_eq!(mixer.apply(x, y).unwrap_err(), MixError::NotAnImage { dims: vec![3, 4] });
+    /// # Ok::<(), MixError>(())
+    /// ```
+    pub fn apply<B: Backend, const D: usize>(
+        &self,
+        inputs: Tensor<B, D>,
+        targets: Tensor<B, 1, Int>,
+    ) -> Result<MixedBatch<B, D>, MixError> {
+        check_batch(&inputs.dims(), &targets)?;
+        self.sample(&inputs.dims())?.mix_batch(inputs, targets)
+    }
+}

@@ -1,0 +1,579 @@
+//! One draw of the mixer ([`MixParams`]) and its replay on tensors.
+//!
+//! A draw says, for every sample, who its partner is and what happens: kept,
+//! blended (`x * lambda + partner * (1 - lambda)`) or pasted (a box of the partner
+//! copied in). Replaying it is exact: kept samples and pixels outside a box are the
+//! input's bits, pixels inside a box the partner's.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Bool, Int, Tensor, TensorData};
+
+use crate::batch::MixedBatch;
+use crate::cutmix::CutBox;
+use crate::error::MixError;
+
+/// The mixing coefficient of a batch: one for the whole batch, or one per sample
+/// (CutMix boxes, and the `Pair`/`Elem` modes of [`Mixer`](crate::Mixer)).
+///
+/// `lambda[i]` weights sample `i`'s own content and target; `1 - lambda[i]` its
+/// partner's.
+///
+/// ```
+/// use burn_mixup::Lambda;
+/// assert_eq!(Lambda::Batch(0.3).mean(), 0.3);
+/// assert_eq!(Lambda::PerSample(vec![0.25, 0.75]).mean(), 0.5);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lambda {
+    /// One lambda for every sample.
+    Batch(f64),
+    /// One lambda per sample.
+    PerSample(Vec<f64>),
+}
+
+impl Lambda {
+    /// The mean lambda (the value itself for [`Lambda::Batch`]).
+    ///
+    /// ```
+    /// assert_eq!(burn_mixup::Lambda::Batch(1.0).mean(), 1.0);
+    /// ```
+    pub fn mean(&self) -> f64 {
+        match self {
+            Lambda::Batch(lambda) => *lambda,
+            Lambda::PerSample(values) => values.iter().sum::<f64>() / values.len().max(1) as f64,
+        }
+    }
+
+    /// Lambda of sample `index`.
+    ///
+    /// # Panics
+    /// If `index` is out of range for [`Lambda::PerSample`].
+    ///
+    /// ```
+    /// use burn_mixup::Lambda;
+    /// assert_eq!(Lambda::Batch(0.5).of_sample(3), 0.5);
+    /// assert_eq!(Lambda::PerSample(vec![0.1, 0.9]).of_sample(1), 0.9);
+    /// ```
+    pub fn of_sample(&self, index: usize) -> f64 {
+        match self {
+            Lambda::Batch(lambda) => *lambda,
+            Lambda::PerSample(values) => values[index],
+        }
+    }
+
+    /// Whether any sample keeps less than all of its own target (lambda < 1).
+    ///
+    /// ```
+    /// use burn_mixup::Lambda;
+    /// assert!(!Lambda::PerSample(vec![1.0, 1.0]).is_mixed());
+    /// assert!(Lambda::Batch(0.7).is_mixed());
+    /// ```
+    pub fn is_mixed(&self) -> bool {
+        match self {
+            Lambda::Batch(lambda) => *lambda != 1.0,
+            Lambda::PerSample(values) => values.iter().any(|&v| v != 1.0),
+        }
+    }
+}
+
+/// What happens to one sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Op {
+    Keep,
+    /// `x * weight + partner * (1 - weight)`.
+    Blend(f64),
+    /// The partner's pixels inside the box.
+    Paste(CutBox),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Ops {
+    /// The same operation on every sample (with a scalar weight for blends).
+    Batch(Op),
+    PerSample(Vec<Op>),
+}
+
+/// One draw of a [`Mixer`](crate::Mixer): the partner of every sample, what is done
+/// with it, and lambda. Replay it on any tensor whose first dimension is the batch
+/// with [`mix`](Self::mix), or on a batch and its labels with
+/// [`mix_batch`](Self::mix_batch).
+///
+/// This is what Manifold Mixup needs: mix hidden activations with the pairing and
+/// lambda of the input batch.
+///
+/// ```
+/// use burn::tensor::{Int, Tensor};
+/// use burn_mixup::MixConfig;
+/// use burn_ndarray::NdArray;
+///
+/// let device = Default::default();
+/// let mixer = MixConfig::mixup(1.0).with_seed(Some(7)).init()?;
+/// let images = Tensor::<NdArray, 4>::ones([8, 3, 4, 4], &device);
+/// let labels = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], &device);
+/// let params = mixer.sample(&images.dims())?;
+/// // Manifold Mixup: the batch goes through the first layers unmixed...
+/// let hidden = images.reshape([8, 48]) * 2.0; // stand-in for model.stem(images)
+/// // ...and the hidden activations are mixed with the draw of the batch.
+/// let mixed_hidden = params.mix(hidden.clone())?;
+/// let batch = params.mix_batch(hidden, labels)?; // the same, with both target sets
+/// assert_eq!(mixed_hidden.dims(), [8, 48]);
+/// assert_eq!(batch.lambda(), params.lambda());
+/// # Ok::<(), burn_mixup::MixError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixParams {
+    draw_index: Option<u64>,
+    partners: Vec<usize>,
+    lambda: Lambda,
+    ops: Ops,
+    /// The `(height, width)` the boxes were drawn for, when there are boxes.
+    image: Option<(usize, usize)>,
+}
+
+impl MixParams {
+    /// The parameters of an unmixed batch: every sample kept, lambda 1.
+    ///
+    /// ```
+    /// use burn_mixup::{Lambda, MixParams};
+    /// let params = MixParams::identity(3);
+    /// assert_eq!(params.partners(), &[0, 1, 2]);
+    /// assert_eq!(params.lambda(), &Lambda::Batch(1.0));
+    /// assert!(!params.is_mixed());
+    /// ```
+    pub fn identity(batch_size: usize) -> Self {
+        Self {
+            draw_index: None,
+            partners: (0..batch_size).collect(),
+            lambda: Lambda::Batch(1.0),
+            ops: Ops::Batch(Op::Keep),
+            image: None,
+        }
+    }
+
+    /// Mixup with a given lambda and partners (`partners[i]` is mixed into sample
+    /// `i`): `x * lambda + x[partners] * (1 - lambda)`. For replaying a draw made
+    /// elsewhere, or for tests.
+    ///
+    /// # Errors
+    /// [`MixError::InvalidLambda`], [`MixError::InvalidPartners`] (not a
+    /// permutation), [`MixError::EmptyBatch`].
+    ///
+    /// ```
+    /// use burn_mixup::{MixError, MixParams};
+    /// let params = MixParams::blend(0.7, vec![1, 0, 2])?;
+    /// assert!(params.is_mixed());
+    /// assert_eq!(MixParams::blend(0.7, vec![0, 0, 1]).unwrap_err(),
+    ///            MixError::InvalidPartners { partners: vec![0, 0, 1] });
+    /// # Ok::<(), MixError>(())
+    /// ```
+    pub fn blend(lambda: f64, partners: Vec<usize>) -> Result<Self, MixError> {
+        check_lambda(lambda)?;
+        check_partners(&partners)?;
+        Ok(Self::from_ops(
+            partners,
+            Lambda::Batch(lambda),
+            Ops::Batch(Op::Blend(lambda)),
+            None,
+        ))
+    }
+
+    /// Mixup with one lambda per sample, as the `Elem` mode draws it.
+    ///
+    /// # Errors
+    /// As [`blend`](Self::blend), plus [`MixError::LambdaLength`].
+    ///
+    /// ```
+    /// use burn_mixup::{Lambda, MixParams};
+    /// let params = MixParams::blend_per_sample(vec![0.2, 1.0], vec![1, 0])?;
+    /// assert_eq!(params.lambda(), &Lambda::PerSample(vec![0.2, 1.0]));
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn blend_per_sample(lambdas: Vec<f64>, partners: Vec<usize>) -> Result<Self, MixError> {
+        if lambdas.len() != partners.len() {
+            return Err(MixError::LambdaLength {
+                expected: partners.len(),
+                got: lambdas.len(),
+            });
+        }
+        for &lambda in &lambdas {
+            check_lambda(lambda)?;
+        }
+        check_partners(&partners)?;
+        let ops = lambdas.iter().map(|&l| Op::Blend(l)).collect();
+        Ok(Self::from_ops(
+            partners,
+            Lambda::PerSample(lambdas),
+            Ops::PerSample(ops),
+            None,
+        ))
+    }
+
+    /// A drawn batch-wide operation.
+    pub(crate) fn batch_op(
+        draw_index: u64,
+        partners: Vec<usize>,
+        op: Op,
+        lambda: f64,
+        image: Option<(usize, usize)>,
+    ) -> Self {
+        let image = matches!(op, Op::Paste(_)).then_some(image).flatten();
+        Self {
+            draw_index: Some(draw_index),
+            ..Self::from_ops(partners, Lambda::Batch(lambda), Ops::Batch(op), image)
+        }
+    }
+
+    /// A drawn per-sample operation list.
+    pub(crate) fn per_sample_ops(
+        draw_index: u64,
+        mut partners: Vec<usize>,
+        ops: Vec<Op>,
+        lambdas: Vec<f64>,
+        image: Option<(usize, usize)>,
+    ) -> Self {
+        // A kept sample is its own partner, so its second target is its own.
+        for (i, op) in ops.iter().enumerate() {
+            if *op == Op::Keep {
+                partners[i] = i;
+            }
+        }
+        let image = ops
+            .iter()
+            .any(|op| matches!(op, Op::Paste(_)))
+            .then_some(image)
+            .flatten();
+        Self {
+            draw_index: Some(draw_index),
+            ..Self::from_ops(
+                partners,
+                Lambda::PerSample(lambdas),
+                Ops::PerSample(ops),
+                image,
+            )
+        }
+    }
+
+    fn from_ops(
+        partners: Vec<usize>,
+        lambda: Lambda,
+        ops: Ops,
+        image: Option<(usize, usize)>,
+    ) -> Self {
+        Self {
+            draw_index: None,
+            partners,
+            lambda,
+            ops,
+            image,
+        }
+    }
+
+    /// Batch size the parameters were drawn for.
+    ///
+    /// ```
+    /// assert_eq!(burn_mixup::MixParams::identity(5).batch_size(), 5);
+    /// ```
+    pub fn batch_size(&self) -> usize {
+        self.partners.len()
+    }
+
+    /// `partners()[i]` is the sample whose content and target are mixed into
+    /// sample `i` (itself where nothing is mixed in). A permutation in `Batch`
+    /// mode; in `Elem` mode several samples may share a partner once kept samples
+    /// point at themselves.
+    ///
+    /// ```
+    /// let params = burn_mixup::MixParams::blend(0.5, vec![2, 0, 1])?;
+    /// assert_eq!(params.partners(), &[2, 0, 1]);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn partners(&self) -> &[usize] {
+        &self.partners
+    }
+
+    /// The lambda(s): the weight of each sample's own content and target.
+    ///
+    /// ```
+    /// use burn_mixup::{Lambda, MixParams};
+    /// assert_eq!(MixParams::blend(0.25, vec![1, 0])?.lambda(), &Lambda::Batch(0.25));
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn lambda(&self) -> &Lambda {
+        &self.lambda
+    }
+
+    /// The CutMix box pasted into sample `index`, if any.
+    ///
+    /// ```
+    /// use burn_mixup::{MixConfig, MixParams};
+    /// let mixer = MixConfig::cutmix(1.0).with_seed(Some(1)).init()?;
+    /// let params = mixer.sample(&[2, 3, 16, 16])?;
+    /// let cut = params.cut_box(0).expect("CutMix pastes a box in every image");
+    /// assert_eq!(params.lambda().of_sample(0), cut.kept_fraction(16, 16));
+    /// assert_eq!(MixParams::identity(2).cut_box(0), None);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn cut_box(&self, index: usize) -> Option<crate::CutBox> {
+        match self.op(index) {
+            Op::Paste(cut) => Some(cut),
+            _ => None,
+        }
+    }
+
+    /// The position of this draw in its mixer's stream (`None` for parameters built
+    /// by hand). Save `draw_index + 1` of the last batch a training loop consumed
+    /// and give it to [`Mixer::resume_at`](crate::Mixer::resume_at) to resume.
+    ///
+    /// ```
+    /// let mixer = burn_mixup::MixConfig::mixup(1.0).init()?;
+    /// assert_eq!(mixer.sample(&[4, 2])?.draw_index(), Some(0));
+    /// assert_eq!(mixer.sample(&[4, 2])?.draw_index(), Some(1));
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn draw_index(&self) -> Option<u64> {
+        self.draw_index
+    }
+
+    /// Whether replaying changes anything.
+    ///
+    /// ```
+    /// assert!(!burn_mixup::MixParams::identity(4).is_mixed());
+    /// ```
+    pub fn is_mixed(&self) -> bool {
+        (0..self.batch_size()).any(|i| self.partners[i] != i && self.op(i) != Op::Keep)
+    }
+
+    fn op(&self, index: usize) -> Op {
+        match &self.ops {
+            Ops::Batch(op) => *op,
+            Ops::PerSample(ops) => ops[index],
+        }
+    }
+
+    /// Mixes any tensor whose first dimension is the batch: inputs, hidden
+    /// activations, masks. Blends work on every rank; boxes need `[B, C, H, W]` of
+    /// the size they were drawn for.
+    ///
+    /// # Errors
+    /// [`MixError::ParamsBatchSize`], [`MixError::NotAnImage`],
+    /// [`MixError::ImageSize`].
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use burn_mixup::MixParams;
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let x = Tensor::<NdArray, 2>::from_floats([[1.0], [3.0]], &device);
+    /// let mixed: Vec<f32> = MixParams::blend(0.75, vec![1, 0])?.mix(x)?.into_data().to_vec().unwrap();
+    /// assert_eq!(mixed, vec![1.5, 2.5]);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn mix<B: Backend, const D: usize>(
+        &self,
+        x: Tensor<B, D>,
+    ) -> Result<Tensor<B, D>, MixError> {
+        let dims = x.dims();
+        if dims[0] != self.batch_size() {
+            return Err(MixError::ParamsBatchSize {
+                expected: self.batch_size(),
+                got: dims[0],
+            });
+        }
+        if let Some(expected) = self.image {
+            if D != 4 {
+                return Err(MixError::NotAnImage {
+                    dims: dims.to_vec(),
+                });
+            }
+            let got = (dims[2], dims[3]);
+            if got != expected {
+                return Err(MixError::ImageSize { expected, got });
+            }
+        }
+        if !self.is_mixed() {
+            return Ok(x);
+        }
+        let device = x.device();
+        let partners = x
+            .clone()
+            .select(0, index_tensor::<B>(&self.partners, &device));
+        Ok(match &self.ops {
+            Ops::Batch(Op::Keep) => x,
+            // The reference formula, with a scalar weight: `x * lam + x' * (1 - lam)`.
+            Ops::Batch(Op::Blend(lambda)) => x * *lambda + partners * (1.0 - *lambda),
+            Ops::Batch(Op::Paste(cut)) => {
+                let (height, width) = self.image.expect("boxes carry their image size");
+                let mask = box_mask::<B, D>(&[Some(*cut)], height, width, &device);
+                x.mask_where(mask.expand(dims), partners)
+            }
+            Ops::PerSample(ops) => mix_per_sample(x, partners, ops, self.image, &device),
+        })
+    }
+
+    /// Mixes a batch and its labels: the inputs as [`mix`](Self::mix), the
+    /// partners' labels as the second target set.
+    ///
+    /// # Errors
+    /// [`MixError::BatchSizeMismatch`] when inputs and targets disagree, and the
+    /// errors of [`mix`](Self::mix).
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use burn_mixup::MixParams;
+    /// use burn_ndarray::NdArray;
+    ///
+    /// let device = Default::default();
+    /// let x = Tensor::<NdArray, 2>::zeros([3, 2], &device);
+    /// let y = Tensor::<NdArray, 1, Int>::from_ints([4, 5, 6], &device);
+    /// let batch = MixParams::blend(0.5, vec![2, 0, 1])?.mix_batch(x, y)?;
+    /// let partner_labels: Vec<i64> = batch.partner_targets().clone().into_data().to_vec().unwrap();
+    /// assert_eq!(partner_labels, vec![6, 4, 5]);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn mix_batch<B: Backend, const D: usize>(
+        &self,
+        inputs: Tensor<B, D>,
+        targets: Tensor<B, 1, Int>,
+    ) -> Result<MixedBatch<B, D>, MixError> {
+        check_batch(&inputs.dims(), &targets)?;
+        let inputs = self.mix(inputs)?;
+        let partner_targets = if self.partners.iter().enumerate().all(|(i, &p)| i == p) {
+            targets.clone()
+        } else {
+            let index = index_tensor::<B>(&self.partners, &targets.device());
+            targets.clone().select(0, index)
+        };
+        Ok(MixedBatch::from_parts(
+            inputs,
+            targets,
+            partner_targets,
+            self.clone(),
+        ))
+    }
+}
+
+/// Per-sample blends and pastes: blended rows take `x * w + p * (1 - w)` with one
+/// weight per sample (`[B, 1, ..., 1]`), pasted rows take the partner's pixels in
+/// their box, and every other value is selected from `x` untouched.
+fn mix_per_sample<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    partners: Tensor<B, D>,
+    ops: &[Op],
+    image: Option<(usize, usize)>,
+    device: &B::Device,
+) -> Tensor<B, D> {
+    let dims = x.dims();
+    let batch = dims[0];
+    let mut row_shape = [1usize; D];
+    row_shape[0] = batch;
+    let mut out = x.clone();
+
+    let blends: Vec<Option<f64>> = ops
+        .iter()
+        .map(|op| match op {
+            Op::Blend(w) => Some(*w),
+            _ => None,
+        })
+        .collect();
+    if blends.iter().any(Option::is_some) {
+        // 1 - w on the host, so that a weight of 0.3 pairs with exactly f32(0.7), as
+        // in the reference formula `x * lam + x' * (1 - lam)`.
+        let own: Vec<f32> = blends.iter().map(|w| w.unwrap_or(1.0) as f32).collect();
+        let other: Vec<f32> = blends
+            .iter()
+            .map(|w| (1.0 - w.unwrap_or(1.0)) as f32)
+            .collect();
+        let own = Tensor::<B, D>::from_data(TensorData::new(own, row_shape), device);
+        let other = Tensor::<B, D>::from_data(TensorData::new(other, row_shape), device);
+        let blended = x * own + partners.clone() * other;
+        let rows: Vec<bool> = blends.iter().map(Option::is_some).collect();
+        let rows = Tensor::<B, D, Bool>::from_data(TensorData::new(rows, row_shape), device);
+        out = out.mask_where(rows.expand(dims), blended);
+    }
+
+    let boxes: Vec<Option<CutBox>> = ops
+        .iter()
+        .map(|op| match op {
+            Op::Paste(cut) => Some(*cut),
+            _ => None,
+        })
+        .collect();
+    if let Some((height, width)) = image.filter(|_| boxes.iter().any(Option::is_some)) {
+        let mask = box_mask::<B, D>(&boxes, height, width, device);
+        out = out.mask_where(mask.expand(dims), partners);
+    }
+    out
+}
+
+/// `[rows, 1, H, W]`: true inside each row's box (no row box: all false).
+fn box_mask<B: Backend, const D: usize>(
+    boxes: &[Option<CutBox>],
+    height: usize,
+    width: usize,
+    device: &B::Device,
+) -> Tensor<B, D, Bool> {
+    let mut inside = vec![false; boxes.len() * height * width];
+    for (row, cut) in boxes.iter().enumerate() {
+        if let Some(cut) = cut {
+            let image = &mut inside[row * height * width..(row + 1) * height * width];
+            for y in cut.y0..cut.y1 {
+                image[y * width + cut.x0..y * width + cut.x1].fill(true);
+            }
+        }
+    }
+    let mut shape = [1usize; D];
+    shape[0] = boxes.len();
+    shape[D - 2] = height;
+    shape[D - 1] = width;
+    Tensor::from_data(TensorData::new(inside, shape), device)
+}
+
+pub(crate) fn check_lambda(lambda: f64) -> Result<(), MixError> {
+    if lambda.is_finite() && (0.0..=1.0).contains(&lambda) {
+        Ok(())
+    } else {
+        Err(MixError::InvalidLambda(lambda))
+    }
+}
+
+fn check_partners(partners: &[usize]) -> Result<(), MixError> {
+    if partners.is_empty() {
+        return Err(MixError::EmptyBatch);
+    }
+    let mut seen = vec![false; partners.len()];
+    let bijective = partners
+        .iter()
+        .all(|&i| i < seen.len() && !std::mem::replace(&mut seen[i], true));
+    if bijective {
+        Ok(())
+    } else {
+        Err(MixError::InvalidPartners {
+            partners: partners.to_vec(),
+        })
+    }
+}
+
+/// Inputs and targets agree on a non-zero batch size.
+pub(crate) fn check_batch<B: Backend>(
+    dims: &[usize],
+    targets: &Tensor<B, 1, Int>,
+) -> Result<usize, MixError> {
+    let batch_size = dims[0];
+    let [num_targets] = targets.dims();
+    if batch_size != num_targets {
+        return Err(MixError::BatchSizeMismatch {
+            inputs: batch_size,
+            targets: num_targets,
+        });
+    }
+    if batch_size == 0 {
+        return Err(MixError::EmptyBatch);
+    }
+    Ok(batch_size)
+}
+
+pub(crate) fn index_tensor<B: Backend>(indices: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
+    let values: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+    Tensor::from_data(TensorData::new(values, [indices.len()]), device)
+}

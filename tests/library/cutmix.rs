@@ -1,0 +1,241 @@
+//! CutMix: boxes are pasted, not added. Outside a box every value is the input's,
+//! bit for bit (NaN, inf and -0.0 included); inside, the partner's; unmixed samples
+//! are untouched. Plus the box statistics against closed forms.
+
+use burn::tensor::{Tensor, TensorData};
+use burn_mixup::{CutBox, Lambda, MixConfig, MixMode, MixParams, Pairing};
+
+use crate::common::*;
+use crate::mixer::{C, constant_images, labels};
+
+/// Images whose values are all distinct and include the values arithmetic would
+/// damage: NaN, +inf, -inf, -0.0.
+fn special_images(batch: usize, height: usize, width: usize) -> Vec<f32> {
+    let mut values = noise(batch * C * height * width, 77, 5.0);
+    for (i, v) in values.iter_mut().enumerate() {
+        match i % 7 {
+            0 => *v = f32::NAN,
+            1 => *v = -0.0,
+            2 => *v = f32::INFINITY,
+            3 => *v = f32::NEG_INFINITY,
+            _ => {}
+        }
+    }
+    values
+}
+
+/// Checks every value of every output image against the draw: inside sample `i`'s
+/// box the partner's bits, outside (and in kept samples) the input's bits, blended
+/// samples by the formula. Returns how many boxes were checked.
+fn check_exact(
+    params: &MixParams,
+    input: &[f32],
+    output: &[f32],
+    height: usize,
+    width: usize,
+) -> usize {
+    let plane = height * width;
+    let mut boxes = 0;
+    for i in 0..params.batch_size() {
+        let j = params.partners()[i];
+        let cut = params.cut_box(i);
+        boxes += cut.is_some() as usize;
+        for c in 0..C {
+            for y in 0..height {
+                for x in 0..width {
+                    let at = |s: usize| (s * C + c) * plane + y * width + x;
+                    let got = output[at(i)];
+                    let expected = match cut {
+                        Some(cut) if cut.contains(y, x) => input[at(j)],
+                        Some(_) => input[at(i)],
+                        // Kept samples (lambda exactly 1, no box) are untouched.
+                        None if params.lambda().of_sample(i) == 1.0 => input[at(i)],
+                        None => {
+                            let l = params.lambda().of_sample(i);
+                            let want =
+                                (input[at(i)] as f64 * l + input[at(j)] as f64 * (1.0 - l)) as f32;
+                            // Blends of inf/NaN follow IEEE arithmetic: only finite
+                            // results are compared.
+                            if want.is_finite() {
+                                assert!(
+                                    (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+                                    "blend {i}"
+                                );
+                            }
+                            continue;
+                        }
+                    };
+                    assert_eq!(
+                        got.to_bits(),
+                        expected.to_bits(),
+                        "sample {i} (partner {j}) channel {c} pixel ({y}, {x}): {got} vs {expected}"
+                    );
+                }
+            }
+        }
+    }
+    boxes
+}
+
+#[test]
+fn boxes_are_pasted_bit_for_bit_in_every_mode() {
+    let (batch, height, width) = (7, 9, 11);
+    let input = special_images(batch, height, width);
+    let x = Tensor::<B, 4>::from_data(
+        TensorData::new(input.clone(), [batch, C, height, width]),
+        &device(),
+    );
+    let mut boxes = 0;
+    for mode in [MixMode::Batch, MixMode::Pair, MixMode::Elem] {
+        for (cutmix_only, prob) in [(true, 1.0), (false, 0.6)] {
+            let config = if cutmix_only {
+                MixConfig::cutmix(1.0)
+            } else {
+                MixConfig::new().with_cutmix_alpha(1.0)
+            };
+            let mixer = config
+                .with_mode(mode)
+                .with_prob(prob)
+                .with_seed(Some(31))
+                .init()
+                .unwrap();
+            for _ in 0..6 {
+                let batch_out = mixer.apply(x.clone(), labels(batch)).unwrap();
+                let output = to_vec(batch_out.inputs().clone());
+                boxes += check_exact(batch_out.params(), &input, &output, height, width);
+            }
+        }
+    }
+    assert!(boxes > 50, "only {boxes} boxes checked");
+}
+
+/// Lambda is the kept fraction of each image, and the pasted pixels form one
+/// axis-aligned box, the same in every channel.
+#[test]
+fn lambda_is_the_kept_area_of_each_box() {
+    let (batch, height, width) = (6, 9, 13);
+    for mode in [MixMode::Batch, MixMode::Elem] {
+        let mixer = MixConfig::cutmix(1.0)
+            .with_mode(mode)
+            .with_seed(Some(17))
+            .init()
+            .unwrap();
+        let mut saw_a_box = false;
+        for _ in 0..20 {
+            let mixed = mixer
+                .apply(constant_images(batch, height, width), labels(batch))
+                .unwrap();
+            let pixels = to_vec(mixed.inputs().clone());
+            let params = mixed.params();
+            for i in 0..batch {
+                let (own, partner) = ((i + 1) as f32, (params.partners()[i] + 1) as f32);
+                let plane = height * width;
+                let first_channel = &pixels[i * C * plane..i * C * plane + plane];
+                let pasted = first_channel
+                    .iter()
+                    .filter(|&&v| v == partner && v != own)
+                    .count();
+                let lambda = params.lambda().of_sample(i);
+                if own != partner {
+                    let cut = params.cut_box(i).expect("cutmix-only pastes a box");
+                    assert_eq!(pasted, cut.area());
+                    assert_eq!(lambda, 1.0 - pasted as f64 / plane as f64);
+                    saw_a_box |= pasted > 0;
+                }
+            }
+        }
+        assert!(saw_a_box, "{mode:?}");
+    }
+}
+
+/// Pair mode pastes the same box both ways: each partner gets the other's pixels.
+#[test]
+fn pair_mode_swaps_the_same_box() {
+    let (batch, h, w) = (6, 8, 8);
+    let mixer = MixConfig::cutmix(1.0)
+        .with_mode(MixMode::Pair)
+        .with_pairing(Pairing::Flip)
+        .with_seed(Some(2))
+        .init()
+        .unwrap();
+    for _ in 0..10 {
+        let mixed = mixer
+            .apply(constant_images(batch, h, w), labels(batch))
+            .unwrap();
+        let params = mixed.params();
+        for i in 0..batch {
+            let j = params.partners()[i];
+            assert_eq!(j, batch - 1 - i);
+            assert_eq!(params.cut_box(i), params.cut_box(j));
+        }
+    }
+}
+
+/// With lambda ~ Beta(1, 1) the clipped box covers on average
+/// E[(r - r^2/4)^2] with r = sqrt(1 - lambda), u = 1 - lambda ~ U(0, 1):
+/// E[u - u^1.5 / 2 + u^2 / 16] = 1/2 - 1/5 + 1/48 = 0.3208. 4,000 draws on a
+/// 1000 x 1000 image (integer truncation negligible): sd < 0.3, 5 se < 0.025.
+#[test]
+fn mean_box_area_matches_the_closed_form() {
+    let mixer = MixConfig::cutmix(1.0).with_seed(Some(99)).init().unwrap();
+    let n = 4000;
+    let mean_area: f64 = (0..n)
+        .map(|_| {
+            1.0 - mixer
+                .sample(&[1, 1, 1000, 1000])
+                .unwrap()
+                .lambda()
+                .of_sample(0)
+        })
+        .sum::<f64>()
+        / n as f64;
+    let expected = 0.5 - 0.2 + 1.0 / 48.0;
+    assert!(
+        (mean_area - expected).abs() < 0.025,
+        "{mean_area} vs {expected}"
+    );
+}
+
+#[test]
+fn minmax_bounds_box_sides_and_lambda_follows_the_box() {
+    let (height, width) = (40, 40);
+    let mixer = MixConfig::cutmix(0.0)
+        .with_cutmix_minmax(Some((0.25, 0.5)))
+        .with_correct_lambda(false)
+        .with_seed(Some(3))
+        .init()
+        .unwrap();
+    for _ in 0..50 {
+        let params = mixer.sample(&[2, 1, height, width]).unwrap();
+        let cut: CutBox = params.cut_box(0).expect("minmax alone turns CutMix on");
+        assert!((10..20).contains(&(cut.y1 - cut.y0)) && (10..20).contains(&(cut.x1 - cut.x0)));
+        assert_eq!(
+            params.lambda(),
+            &Lambda::Batch(cut.kept_fraction(height, width))
+        );
+    }
+}
+
+/// Without `correct_lambda` the same draw keeps the sampled lambda; with it, the
+/// kept area of the same box.
+#[test]
+fn uncorrected_lambda_is_the_sampled_value() {
+    let config = MixConfig::cutmix(1.0).with_seed(Some(8));
+    let corrected = config.init().unwrap();
+    let raw = config.clone().with_correct_lambda(false).init().unwrap();
+    let mut differ = 0;
+    for _ in 0..100 {
+        let (a, b) = (
+            corrected.sample(&[2, 1, 31, 29]).unwrap(),
+            raw.sample(&[2, 1, 31, 29]).unwrap(),
+        );
+        let cut = a.cut_box(0).unwrap();
+        assert_eq!(b.cut_box(0), Some(cut));
+        assert_eq!(a.lambda(), &Lambda::Batch(cut.kept_fraction(31, 29)));
+        differ += (a.lambda() != b.lambda()) as usize;
+    }
+    assert!(
+        differ > 90,
+        "clipping changes lambda in most draws: {differ}"
+    );
+}

@@ -1,0 +1,11 @@
+//! The library's integration tests on the ndarray backend, in one binary (one link
+//! of Burn instead of one per file).
+#![allow(dead_code)]
+
+mod common;
+mod cutmix;
+mod loader;
+mod losses;
+mod mixer;
+mod reference;
+mod reference_v2;
