@@ -44,6 +44,9 @@ pub enum MixError {
         /// Upper bound on the box side, as a fraction of the image side.
         max: f64,
     },
+    /// `batches_per_epoch` is 0.
+    #[error("batches_per_epoch must be at least 1, got 0")]
+    ZeroBatchesPerEpoch,
     /// `Pair` mode mixes two samples with each other, so its pairing must be
     /// symmetric; `Roll` (sample `i` with `i - 1`) is not.
     #[error("{mode:?} mode needs a symmetric pairing (Permutation or Flip), got {pairing:?}")]
@@ -234,4 +237,28 @@ where
         }
     }
     Ok(())
+}
+
+/// Errors from building a [`MultiStepLrScheduler`](crate::MultiStepLrScheduler)
+/// (feature `train`).
+///
+/// ```
+/// use burn_mixup::{MultiStepLrSchedulerConfig, ScheduleError};
+///
+/// let err = MultiStepLrSchedulerConfig::new(0.1, vec![50]).with_gamma(f64::NAN).init().unwrap_err();
+/// assert!(matches!(err, ScheduleError::InvalidGamma(g) if g.is_nan()));
+/// assert_eq!(err.to_string(), "gamma must be a finite number > 0, got NaN");
+/// ```
+#[cfg(feature = "train")]
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ScheduleError {
+    /// The initial learning rate is not a finite number > 0.
+    #[error("the initial learning rate must be a finite number > 0, got {0}")]
+    InvalidLearningRate(f64),
+    /// The factor applied at each milestone is not a finite number > 0.
+    #[error("gamma must be a finite number > 0, got {0}")]
+    InvalidGamma(f64),
+    /// Milestones in epochs need the number of iterations per epoch.
+    #[error("iterations_per_epoch must be at least 1, got 0")]
+    ZeroIterationsPerEpoch,
 }

@@ -46,6 +46,11 @@
 //! ```
 //!
 //! ## Feature flags
+//! - `train`: what a burn-train project needs to train with mixing:
+//!   `MixedClassificationOutput` (burn-train's `ItemLazy`, with the adaptors for
+//!   Burn's own `LossMetric` and `AccuracyMetric`), `MixedAccuracyMetric`,
+//!   `CalibrationErrorMetric` (ECE) and `MultiStepLrScheduler` (PyTorch's
+//!   `MultiStepLR`). Off by default; the README has a five-step guide.
 //! - `cuda`: pulls in `burn-cuda` so that the examples can train on NVIDIA GPUs. The
 //!   library itself is generic over `B: Backend` and needs no feature for any backend.
 #![warn(missing_docs)]
@@ -60,14 +65,27 @@ mod loss;
 mod mixer;
 mod params;
 mod rng;
+#[cfg(feature = "train")]
+mod schedule;
+#[cfg(feature = "train")]
+mod train;
 
 pub use batch::MixedBatch;
 pub use batcher::MixupBatcher;
 pub use cutmix::CutBox;
+#[cfg(feature = "train")]
+pub use error::ScheduleError;
 pub use error::{LossError, MixError, check_targets};
 pub use loss::{LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig, SmoothingConvention};
 pub use mixer::{MixConfig, MixMode, Mixer, Pairing};
 pub use params::{Lambda, MixParams};
+#[cfg(feature = "train")]
+pub use schedule::{MultiStepLrScheduler, MultiStepLrSchedulerConfig};
+#[cfg(feature = "train")]
+pub use train::{
+    CalibrationErrorMetric, CalibrationInput, MixedAccuracyInput, MixedAccuracyMetric,
+    MixedClassificationOutput,
+};
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

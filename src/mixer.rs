@@ -155,6 +155,10 @@ pub struct MixConfig {
     /// the ramp off.
     #[config(default = 0)]
     pub ramp_epochs: usize,
+    /// When set, the schedule's epoch is `draw index / batches_per_epoch` instead of
+    /// the value given to [`Mixer::set_epoch`]: for training loops that give the
+    /// batcher no epoch (burn-train's), and exact across resumes. At least 1.
+    pub batches_per_epoch: Option<usize>,
     /// Seed of the random stream; `None` takes one from the operating system (see
     /// [`Mixer::seed`] to record it).
     pub seed: Option<u64>,
@@ -189,8 +193,9 @@ impl MixConfig {
     ///
     /// # Errors
     /// [`MixError::InvalidAlpha`] for a negative or non-finite alpha,
-    /// [`MixError::InvalidMinMax`], [`MixError::InvalidProbability`], and
-    /// [`MixError::AsymmetricPairing`] for `Pair` mode with [`Pairing::Roll`].
+    /// [`MixError::InvalidMinMax`], [`MixError::InvalidProbability`],
+    /// [`MixError::ZeroBatchesPerEpoch`], and [`MixError::AsymmetricPairing`] for
+    /// `Pair` mode with [`Pairing::Roll`].
     ///
     /// ```
     /// use burn_mixup::{MixConfig, MixError};
@@ -213,6 +218,9 @@ impl MixConfig {
             if !(value.is_finite() && (0.0..=1.0).contains(&value)) {
                 return Err(MixError::InvalidProbability { name, value });
             }
+        }
+        if self.batches_per_epoch == Some(0) {
+            return Err(MixError::ZeroBatchesPerEpoch);
         }
         if self.mode == MixMode::Pair && self.pairing == Pairing::Roll {
             return Err(MixError::AsymmetricPairing {
@@ -342,14 +350,28 @@ impl Mixer {
         self.epoch.store(epoch, Ordering::Relaxed);
     }
 
-    /// The epoch last given to [`set_epoch`](Self::set_epoch) (0 at first).
+    /// The schedule's epoch for the next batch: the one last given to
+    /// [`set_epoch`](Self::set_epoch) (0 at first), or, with `batches_per_epoch`,
+    /// the next draw index divided by it.
     ///
     /// ```
-    /// assert_eq!(burn_mixup::MixConfig::new().init()?.epoch(), 0);
+    /// use burn_mixup::MixConfig;
+    /// assert_eq!(MixConfig::new().init()?.epoch(), 0);
+    /// let counted = MixConfig::new().with_batches_per_epoch(Some(10)).init()?;
+    /// counted.resume_at(25);
+    /// assert_eq!(counted.epoch(), 2);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
     pub fn epoch(&self) -> usize {
-        self.epoch.load(Ordering::Relaxed)
+        self.epoch_of(self.next_draw())
+    }
+
+    /// The schedule's epoch of draw `index`.
+    fn epoch_of(&self, index: u64) -> usize {
+        match self.config.batches_per_epoch {
+            Some(per_epoch) => (index / per_epoch as u64) as usize,
+            None => self.epoch.load(Ordering::Relaxed),
+        }
     }
 
     /// Whether the next batch can be mixed: a method is on, `prob > 0`, and the
@@ -362,9 +384,13 @@ impl Mixer {
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
     pub fn is_active(&self) -> bool {
+        self.active_at(self.epoch())
+    }
+
+    fn active_at(&self, epoch: usize) -> bool {
         let config = &self.config;
         let method_on = config.mixup_alpha > 0.0 || self.cutmix_on();
-        let scheduled = config.off_epoch.is_none_or(|off| self.epoch() < off);
+        let scheduled = config.off_epoch.is_none_or(|off| epoch < off);
         method_on && config.prob > 0.0 && scheduled
     }
 
@@ -372,13 +398,13 @@ impl Mixer {
         self.config.cutmix_alpha > 0.0 || self.config.cutmix_minmax.is_some()
     }
 
-    /// The Beta distributions at the current epoch's ramp.
-    fn betas(&self) -> Betas {
+    /// The Beta distributions at `epoch`'s ramp.
+    fn betas(&self, epoch: usize) -> Betas {
         let config = &self.config;
         let scale = if config.ramp_epochs == 0 {
             1.0
         } else {
-            ((self.epoch() + 1) as f64 / config.ramp_epochs as f64).min(1.0)
+            ((epoch + 1) as f64 / config.ramp_epochs as f64).min(1.0)
         };
         let beta = |alpha: f64| {
             (alpha > 0.0).then(|| {
@@ -505,12 +531,13 @@ impl Mixer {
             _ => None,
         };
         let index = self.draws.take();
-        if !self.is_active() {
+        let epoch = self.epoch_of(index);
+        if !self.active_at(epoch) {
             let identity: Vec<usize> = (0..batch_size).collect();
             return Ok(MixParams::batch_op(index, identity, Op::Keep, 1.0, None));
         }
         let mut rng = draw_rng(self.seed(), self.config.stream, index);
-        let betas = self.betas();
+        let betas = self.betas(epoch);
         Ok(match self.config.mode {
             MixMode::Batch => {
                 let (op, lambda) = self.draw_op(&mut rng, &betas, image);

@@ -9,3 +9,4 @@ mod losses;
 mod mixer;
 mod reference;
 mod reference_v2;
+mod train;

@@ -277,6 +277,37 @@ fn disabled_mixers_return_batches_unmixed() {
     assert!(scheduled.is_active());
 }
 
+/// With `batches_per_epoch` the schedule's epoch is the draw index over it: no
+/// `set_epoch` needed (burn-train), and a resumed mixer is in the right epoch.
+#[test]
+fn batches_per_epoch_drives_the_schedule_from_the_draw_index() {
+    let config = MixConfig::mixup(1.0)
+        .with_off_epoch(Some(2))
+        .with_batches_per_epoch(Some(3))
+        .with_seed(Some(1));
+    let mixer = config.init().unwrap();
+    let mixed: Vec<bool> = (0..9)
+        .map(|_| mixer.sample(&[4, 1]).unwrap().is_mixed())
+        .collect();
+    assert_eq!(
+        mixed,
+        [true, true, true, true, true, true, false, false, false]
+    );
+    assert_eq!(mixer.epoch(), 3);
+    let resumed = config.init().unwrap();
+    resumed.resume_at(5);
+    assert_eq!(resumed.epoch(), 1);
+    assert!(resumed.sample(&[4, 1]).unwrap().is_mixed());
+    assert!(!resumed.sample(&[4, 1]).unwrap().is_mixed());
+    assert_eq!(
+        MixConfig::new()
+            .with_batches_per_epoch(Some(0))
+            .init()
+            .unwrap_err(),
+        MixError::ZeroBatchesPerEpoch
+    );
+}
+
 #[test]
 fn prob_half_mixes_about_half_the_batches() {
     // Binomial(4000, 0.5): sd 31.6; 5 sd = 158.
