@@ -150,7 +150,22 @@ impl<B: Backend> Adaptor<CalibrationInput<B>> for ClassificationOutput<B> {
     }
 }
 
-/// What [`MixedAccuracyMetric`] reads: logits, both target sets and lambda.
+/// What [`MixedAccuracyMetric`] reads: logits, both target sets and lambda, adapted
+/// from a [`MixedClassificationOutput`].
+///
+/// ```
+/// use burn::tensor::{Int, Tensor};
+/// use burn::train::metric::Adaptor;
+/// use burn_mixup::{MixedAccuracyInput, MixedBatch, MixedClassificationOutput};
+/// use burn_ndarray::NdArray;
+///
+/// let device = Default::default();
+/// let y = Tensor::<NdArray, 1, Int>::from_ints([1, 0], &device);
+/// let batch = MixedBatch::unmixed(Tensor::<NdArray, 2>::zeros([2, 2], &device), y)?;
+/// let output = MixedClassificationOutput::new(&batch, Tensor::zeros([2, 2], &device), Tensor::zeros([1], &device));
+/// let _input: MixedAccuracyInput<NdArray> = output.adapt();
+/// # Ok::<(), burn_mixup::MixError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct MixedAccuracyInput<B: Backend> {
     logits: Tensor<B, 2>,
@@ -283,7 +298,21 @@ impl<B: Backend> Numeric for MixedAccuracyMetric<B> {
     }
 }
 
-/// What [`CalibrationErrorMetric`] reads: logits and targets.
+/// What [`CalibrationErrorMetric`] reads: logits and targets, adapted from a
+/// [`MixedClassificationOutput`] or Burn's `ClassificationOutput`.
+///
+/// ```
+/// use burn::tensor::{Int, Tensor};
+/// use burn::train::metric::Adaptor;
+/// use burn::train::ClassificationOutput;
+/// use burn_mixup::CalibrationInput;
+/// use burn_ndarray::NdArray;
+///
+/// let device = Default::default();
+/// let output = ClassificationOutput::new(Tensor::<NdArray, 1>::zeros([1], &device),
+///     Tensor::zeros([2, 3], &device), Tensor::<NdArray, 1, Int>::from_ints([0, 2], &device));
+/// let _input: CalibrationInput<NdArray> = output.adapt();
+/// ```
 #[derive(Debug, Clone)]
 pub struct CalibrationInput<B: Backend> {
     logits: Tensor<B, 2>,
