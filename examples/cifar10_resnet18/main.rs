@@ -29,7 +29,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use burn::data::dataset::Dataset;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn_mixup::MixMode;
+use burn_mixup::{MixMode, SmoothingConvention};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
@@ -50,13 +50,21 @@ enum ModeArg {
     Elem,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ConventionArg {
+    Uniform,
+    OffTarget,
+}
+
 /// Train ResNet-18 on CIFAR-10 with Mixup/CutMix and label smoothing (burn-mixup).
 ///
 /// Defaults are the tutorial's recipe: SGD lr 0.1, momentum 0.9, weight decay 2e-4,
 /// batch 128, 150 epochs, lr / 10 at epochs 50 and 100, mixup alpha 1, smoothing 0.1.
 /// `--alpha 0 --smoothing 0` trains the plain baseline.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about)]
+// Negative numbers are values, so `--alpha -1` reaches the range check (and its
+// message) instead of failing as an unknown flag.
+#[command(version, about, long_about, allow_negative_numbers = true)]
 struct Cli {
     /// Where CIFAR-10 lives (the archive or its unpacked cifar-10-batches-bin/).
     #[arg(long, default_value = "data/cifar10")]
@@ -85,7 +93,7 @@ struct Cli {
     momentum: f64,
     #[arg(long, default_value_t = 2e-4)]
     weight_decay: f64,
-    /// Epochs at which the learning rate is multiplied by --lr-gamma.
+    /// Epochs at which the learning rate is multiplied by --lr-gamma (any order).
     #[arg(long, value_delimiter = ',', default_value = "50,100")]
     lr_milestones: Vec<usize>,
     #[arg(long, default_value_t = 0.1)]
@@ -105,9 +113,13 @@ struct Cli {
     /// First epoch (0-based) trained on clean images.
     #[arg(long)]
     mix_off_epoch: Option<usize>,
-    /// Label smoothing (PyTorch's convention); 0 turns it off.
+    /// Label smoothing; 0 turns it off.
     #[arg(long, default_value_t = 0.1)]
     smoothing: f64,
+    /// What --smoothing stands for: `uniform` (PyTorch, timm: 1-eps+eps/K on the
+    /// target) or `off-target` (the tutorial's: 1-eps on the target, eps/(K-1) off).
+    #[arg(long, value_enum, default_value = "uniform")]
+    smoothing_convention: ConventionArg,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Width of the first stage (64 = ResNet-18; 8 or 16 for CPU smoke runs).
@@ -158,7 +170,10 @@ impl Cli {
         set!("lr", c.lr, self.lr);
         set!("momentum", c.momentum, self.momentum);
         set!("weight_decay", c.weight_decay, self.weight_decay);
-        set!("lr_milestones", c.lr_milestones, self.lr_milestones.clone());
+        // Sorted, as PyTorch's MultiStepLR reads them in any order.
+        let mut milestones = self.lr_milestones.clone();
+        milestones.sort_unstable();
+        set!("lr_milestones", c.lr_milestones, milestones);
         set!("lr_gamma", c.lr_gamma, self.lr_gamma);
         set!("alpha", c.mixup_alpha, self.alpha);
         set!("cutmix_alpha", c.cutmix_alpha, self.cutmix_alpha);
@@ -174,6 +189,14 @@ impl Cli {
         );
         set!("mix_off_epoch", c.mix_off_epoch, self.mix_off_epoch);
         set!("smoothing", c.smoothing, self.smoothing);
+        set!(
+            "smoothing_convention",
+            c.smoothing_convention,
+            match self.smoothing_convention {
+                ConventionArg::Uniform => SmoothingConvention::Uniform,
+                ConventionArg::OffTarget => SmoothingConvention::OffTarget,
+            }
+        );
         set!("seed", c.seed, self.seed);
         set!("base_width", c.model.base_width, self.base_width);
         set!("preact", c.model.preact, self.preact);
@@ -560,6 +583,21 @@ mod tests {
         );
         assert!(flag_of(parse(&["--smoothing", "1.2"])).contains("1.2"));
         assert!(flag_of(parse(&["--alpha=-0.5"])).contains("-0.5"));
+        // Typed the way users type it: a negative value, not an unknown flag.
+        assert!(flag_of(parse(&["--alpha", "-1"])).contains("-1"));
+        assert_eq!(flag_of(parse(&["--lr", "-0.1"])), "lr");
+        // Milestones in any order mean the same schedule.
+        let cli = Cli::try_parse_from(["x", "--lr-milestones", "100,50"]).unwrap();
+        let config = cli.apply(TrainingConfig::new(ResNetConfig::new()), |_| true);
+        assert_eq!(config.lr_milestones, vec![50, 100]);
+        // The tutorial's smoothing convention is selectable.
+        let cli = Cli::try_parse_from(["x", "--smoothing-convention", "off-target"]).unwrap();
+        let config = cli.apply(TrainingConfig::new(ResNetConfig::new()), |_| true);
+        assert_eq!(
+            config.criterion().convention,
+            SmoothingConvention::OffTarget
+        );
+        assert!(Cli::try_parse_from(["x", "--smoothing-convention", "other"]).is_err());
         assert!(
             parse(&["--alpha", "0", "--smoothing", "0"]).is_ok(),
             "the plain baseline is valid"

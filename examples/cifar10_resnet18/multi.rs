@@ -13,7 +13,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::train::MultiDevicesTrainStep;
 use burn::train::{InferenceStep, ItemLazy, LearningComponentsMarker, TrainOutput, TrainStep};
-use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixedBatch};
+use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixedBatch, SmoothingConvention};
 
 use crate::augment::CifarBatch;
 use crate::model::ResNet;
@@ -23,15 +23,21 @@ use crate::model::ResNet;
 pub struct Replica<B: Backend> {
     pub net: ResNet<B>,
     smoothing: f64,
+    convention: SmoothingConvention,
     /// `1 / devices`.
     scale: f64,
 }
 
 impl<B: Backend> Replica<B> {
-    pub fn new(net: ResNet<B>, smoothing: f64, devices: usize) -> Self {
+    pub fn new(
+        net: ResNet<B>,
+        criterion: &LabelSmoothingCrossEntropyConfig,
+        devices: usize,
+    ) -> Self {
         Self {
             net,
-            smoothing,
+            smoothing: criterion.smoothing,
+            convention: criterion.convention,
             scale: 1.0 / devices as f64,
         }
     }
@@ -60,6 +66,7 @@ impl<B: AutodiffBackend> TrainStep for Replica<B> {
         let device = batch.inputs().device();
         let criterion = LabelSmoothingCrossEntropyConfig::new()
             .with_smoothing(self.smoothing)
+            .with_convention(self.convention)
             .init::<B>(&device)
             .expect("the smoothing was validated with the training configuration");
         let logits = self.net.forward(batch.inputs().clone());
@@ -106,16 +113,16 @@ type Components<B> = LearningComponentsMarker<
 pub struct MultiDevice<B: AutodiffBackend> {
     step: MultiDevicesTrainStep<Components<B>>,
     main: B::Device,
-    smoothing: f64,
+    criterion: LabelSmoothingCrossEntropyConfig,
     devices: usize,
 }
 
 impl<B: AutodiffBackend> MultiDevice<B> {
-    pub fn new(devices: &[B::Device], smoothing: f64) -> Self {
+    pub fn new(devices: &[B::Device], criterion: LabelSmoothingCrossEntropyConfig) -> Self {
         Self {
             step: MultiDevicesTrainStep::new(devices),
             main: devices[0].clone(),
-            smoothing,
+            criterion,
             devices: devices.len(),
         }
     }
@@ -129,7 +136,7 @@ impl<B: AutodiffBackend> MultiDevice<B> {
         >],
         model: &ResNet<B>,
     ) -> Option<(burn::optim::GradientsParams, Vec<StepItem<B::InnerBackend>>)> {
-        let replica = Replica::new(model.clone(), self.smoothing, self.devices);
+        let replica = Replica::new(model.clone(), &self.criterion, self.devices);
         let (outputs, _progress) = self.step.step(loaders, &replica);
         if outputs.is_empty() {
             return None;

@@ -26,7 +26,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn_mixup::{
     LabelSmoothingCrossEntropyConfig, MixConfig, MixError, MixMode, MixedBatch, Mixer,
-    MixupBatcher, Pairing,
+    MixupBatcher, Pairing, SmoothingConvention,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -77,6 +77,10 @@ pub struct TrainingConfig {
     /// Label smoothing (uniform convention); 0 turns it off.
     #[config(default = 0.1)]
     pub smoothing: f64,
+    /// Which distribution the smoothing stands for: `Uniform` (PyTorch, timm) or
+    /// `OffTarget` (the tutorial's eps/(K-1) off target).
+    #[config(default = "SmoothingConvention::Uniform")]
+    pub smoothing_convention: SmoothingConvention,
     #[config(default = 0)]
     pub seed: u64,
     /// Use only the first N training images (all files are still validated).
@@ -163,11 +167,17 @@ impl TrainingConfig {
         if self.synthetic == Some(0) {
             return flag("synthetic", "at least 1 image", "0".into());
         }
-        LabelSmoothingCrossEntropyConfig::new()
-            .with_smoothing(self.smoothing)
+        self.criterion()
             .init::<burn_ndarray::NdArray>(&Default::default())?;
         self.mixer()?;
         Ok(())
+    }
+
+    /// The training criterion: label smoothing with the chosen convention.
+    pub fn criterion(&self) -> LabelSmoothingCrossEntropyConfig {
+        LabelSmoothingCrossEntropyConfig::new()
+            .with_smoothing(self.smoothing)
+            .with_convention(self.smoothing_convention)
     }
 
     /// The mixer; with both alphas 0 a disabled one, so a plain run goes through
@@ -393,7 +403,7 @@ pub fn train<B: AutodiffBackend>(
             value: format!("{} for {} devices", config.batch_size, devices.len()),
         });
     }
-    let multi = (devices.len() > 1).then(|| MultiDevice::<B>::new(devices, config.smoothing));
+    let multi = (devices.len() > 1).then(|| MultiDevice::<B>::new(devices, config.criterion()));
     let out = &options.out_dir;
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -454,9 +464,7 @@ pub fn train<B: AutodiffBackend>(
         .batch_size(config.batch_size.max(256))
         .num_workers(options.workers)
         .build(test_set);
-    let criterion = LabelSmoothingCrossEntropyConfig::new()
-        .with_smoothing(config.smoothing)
-        .init::<B>(device)?;
+    let criterion = config.criterion().init::<B>(device)?;
     let mut log = MetricsLog::new(out);
     let steps_per_epoch = train_set.len().div_ceil(config.batch_size);
     let mut total_steps = 0usize;
@@ -651,9 +659,7 @@ pub fn throughput<B: AutodiffBackend>(
     B::seed(device, config.seed);
     let mut model: ResNet<B> = config.model.init(device);
     let mut optim = optimizer::<B>(config);
-    let criterion = LabelSmoothingCrossEntropyConfig::new()
-        .with_smoothing(config.smoothing)
-        .init::<B>(device)?;
+    let criterion = config.criterion().init::<B>(device)?;
     let mixer = config.mixer()?;
     let order = Arc::new(EpochOrder::new(Arc::new(train_set), config.seed));
     let loader = train_loader::<B>(
