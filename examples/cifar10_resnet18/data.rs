@@ -591,4 +591,119 @@ pub(crate) mod tests {
             fs::read(again.path().join(BATCHES_DIR).join(TEST_FILE)).unwrap()
         );
     }
+
+    /// Bounded fuzzing of the reader with a seeded generator: random and mutated
+    /// record files through `CifarDataset::parse`, and mutated, truncated and random
+    /// archives through `Cifar10::open_archive`. No input may panic, and every failure
+    /// is a typed error whose message names the file.
+    #[test]
+    fn random_and_mutated_files_give_typed_errors_never_panics() {
+        let mut rng = SplitMix(2026);
+        let mut below = |n: usize| (rng.next() % n.max(1) as u64) as usize;
+        let path = Path::new("fuzz/data_batch_1.bin");
+        let valid: Vec<u8> = (0..4)
+            .flat_map(|r| position_record(r, (r % NUM_CLASSES) as u8))
+            .collect();
+        let (mut parsed, mut refused) = (0, 0);
+        for case in 0..3000 {
+            let bytes: Vec<u8> = match case % 4 {
+                // Random bytes of a random length, often a whole number of records.
+                0 => {
+                    let records = below(4);
+                    let len = records * RECORD_BYTES
+                        + if below(2) == 0 {
+                            0
+                        } else {
+                            below(RECORD_BYTES)
+                        };
+                    (0..len).map(|_| below(256) as u8).collect()
+                }
+                // A valid file with a few bytes changed (labels included).
+                1 => {
+                    let mut bytes = valid.clone();
+                    for _ in 0..=below(4) {
+                        let at = below(bytes.len());
+                        bytes[at] = below(256) as u8;
+                    }
+                    bytes
+                }
+                // A valid file cut or extended at a random length.
+                2 => {
+                    let mut bytes = valid.clone();
+                    bytes.resize(below(valid.len() + RECORD_BYTES), 7);
+                    bytes
+                }
+                // A label at every position out of range.
+                _ => {
+                    let mut bytes = valid.clone();
+                    bytes[below(4) * RECORD_BYTES] = 10 + below(246) as u8;
+                    bytes
+                }
+            };
+            let count = if below(2) == 0 {
+                RecordCount::Any
+            } else {
+                RecordCount::Official
+            };
+            let outcome = std::panic::catch_unwind(|| CifarDataset::parse(&bytes, path, count));
+            match outcome.expect("the parser must not panic") {
+                Ok(data) => {
+                    assert_eq!(data.len() * RECORD_BYTES, bytes.len());
+                    assert!(data.labels().iter().all(|&l| (l as usize) < NUM_CLASSES));
+                    parsed += 1;
+                }
+                Err(err) => {
+                    assert!(err.to_string().contains("fuzz/data_batch_1.bin"), "{err}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(
+            parsed > 100 && refused > 1000,
+            "{parsed} parsed, {refused} refused"
+        );
+
+        // Archives: a valid tiny .tar.gz, then mutated, truncated and random versions.
+        let root = tempfile::tempdir().unwrap();
+        let source = tempfile::tempdir().unwrap();
+        write_tiny_dir(source.path(), 2);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        {
+            let mut tar = tar::Builder::new(&mut gz);
+            tar.append_dir_all(BATCHES_DIR, source.path().join(BATCHES_DIR))
+                .unwrap();
+            tar.finish().unwrap();
+        }
+        let archive_bytes = gz.finish().unwrap();
+        let archive = root.path().join("fuzz.tar.gz");
+        let mut archive_errors = 0;
+        for case in 0..300 {
+            let bytes: Vec<u8> = match case % 3 {
+                0 => {
+                    let mut bytes = archive_bytes.clone();
+                    for _ in 0..=below(8) {
+                        let at = below(bytes.len());
+                        bytes[at] ^= 1 << below(8);
+                    }
+                    bytes
+                }
+                1 => archive_bytes[..below(archive_bytes.len())].to_vec(),
+                _ => (0..below(4096)).map(|_| below(256) as u8).collect(),
+            };
+            fs::write(&archive, &bytes).unwrap();
+            let outcome =
+                std::panic::catch_unwind(|| Cifar10::open_archive(&archive, RecordCount::Any));
+            if let Err(err) = outcome.expect("reading an archive must not panic") {
+                assert!(
+                    err.to_string().contains("fuzz.tar.gz"),
+                    "case {case}: {err}"
+                );
+                archive_errors += 1;
+            }
+        }
+        assert!(
+            archive_errors > 200,
+            "{archive_errors} of 300 archives refused"
+        );
+    }
 }
