@@ -278,6 +278,18 @@ impl<B: Backend> LogitSummary<B> {
         self.shifted.dims()
     }
 
+    /// `sum_k w_k (lse - s_k) = W * lse - sum_k w_k s_k`, `[B, 1]`: the uniform part
+    /// of a class-weighted smoothed loss (`lse` is passed in, so the caller counts
+    /// its uses).
+    fn weighted_uniform_term(&self, lse: Tensor<B, 2>, weights: &Tensor<B, 1>) -> Tensor<B, 2> {
+        let [_, num_classes] = self.dims();
+        let weighted_sum = self
+            .centered()
+            .matmul(weights.clone().reshape([num_classes, 1]));
+        let total_weight = weights.clone().sum().reshape([1, 1]);
+        lse * total_weight - weighted_sum
+    }
+
     /// A second `z - max(z)`, for the class sums. Taking the sums on shifted values
     /// keeps the digits that `sum_k z_k - K * max` loses when the logits share a
     /// large offset; taking them on a second copy keeps `shifted` at two uses.
@@ -651,7 +663,7 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
         targets: HardTargets<B>,
         reduce: Reduce,
     ) -> Tensor<B, 1> {
-        let [batch, num_classes] = summary.dims();
+        let [batch, _] = summary.dims();
         let device = summary.shifted.device();
         let column = |y: Tensor<B, 1, Int>| y.reshape([batch, 1]);
         let (columns, mix) = match targets {
@@ -696,11 +708,7 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
                     .reshape([batch, sets]);
                 let mut loss = (lse.clone() - gathered) * target_weight.clone() * onehot_coef;
                 if uniform_coef != 0.0 {
-                    let weighted_sum = summary
-                        .centered()
-                        .matmul(weights.clone().reshape([num_classes, 1]));
-                    let total_weight = weights.clone().sum().reshape([1, 1]);
-                    loss = loss + (lse * total_weight - weighted_sum) * uniform_coef;
+                    loss = loss + summary.weighted_uniform_term(lse, weights) * uniform_coef;
                 }
                 (loss, Some(target_weight))
             }
@@ -742,7 +750,7 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
         lambda: Tensor<B, 1>,
         reduce: Reduce,
     ) -> Tensor<B, 1> {
-        let [batch, num_classes] = summary.dims();
+        let [batch, _] = summary.dims();
         let weights = self.weights.as_ref().expect("called with class weights");
         let columns = Tensor::cat(vec![a.reshape([batch, 1]), b.reshape([batch, 1])], 1);
         let gathered = summary.shifted.clone().gather(1, columns.clone());
@@ -756,11 +764,7 @@ impl<B: Backend> LabelSmoothingCrossEntropy<B> {
         // sum_j c_j a w_{y_j} (lse - s_{y_j}) + u (W lse - sum_k w_k s_k)
         let mut loss = ((lse.clone() - gathered) * target_weight * mix).sum_dim(1) * onehot_coef;
         if uniform_coef != 0.0 {
-            let weighted_sum = summary
-                .centered()
-                .matmul(weights.clone().reshape([num_classes, 1]));
-            let total_weight = weights.clone().sum().reshape([1, 1]);
-            loss = loss + (lse * total_weight - weighted_sum) * uniform_coef;
+            loss = loss + summary.weighted_uniform_term(lse, weights) * uniform_coef;
         }
         reduce_rows(loss, reduce)
     }
