@@ -429,21 +429,32 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
     pub fn accuracy(&self, logits: Tensor<B, 2>) -> Tensor<B, 1> {
-        let [batch, _] = logits.dims();
-        let device = logits.device();
-        let predicted = logits.argmax(1).reshape([batch]);
-        let hit_a = predicted.clone().equal(self.targets.clone()).float();
-        match self.lambda() {
-            lambda if !lambda.is_mixed() => hit_a.mean(),
-            Lambda::Batch(lambda) => {
-                let hit_b = predicted.equal(self.partner_targets.clone()).float();
-                hit_a.mean() * *lambda + hit_b.mean() * (1.0 - *lambda)
-            }
-            Lambda::PerSample(values) => {
-                let hit_b = predicted.equal(self.partner_targets.clone()).float();
-                let lambda = lambda_tensor::<B>(values, &device);
-                (hit_a * lambda.clone() + hit_b * (lambda.neg() + 1.0)).mean()
-            }
+        lambda_weighted_accuracy(logits, &self.targets, &self.partner_targets, self.lambda())
+    }
+}
+
+/// `mean_i(lambda_i * hit_i(a) + (1 - lambda_i) * hit_i(b))`, `[1]`: the accuracy of
+/// [`MixedBatch::accuracy`] and of the `train` feature's `MixedAccuracyMetric`.
+pub(crate) fn lambda_weighted_accuracy<B: Backend>(
+    logits: Tensor<B, 2>,
+    targets: &Tensor<B, 1, Int>,
+    partner_targets: &Tensor<B, 1, Int>,
+    lambda: &Lambda,
+) -> Tensor<B, 1> {
+    let [batch, _] = logits.dims();
+    let device = logits.device();
+    let predicted = logits.argmax(1).reshape([batch]);
+    let hit_a = predicted.clone().equal(targets.clone()).float();
+    match lambda {
+        lambda if !lambda.is_mixed() => hit_a.mean(),
+        Lambda::Batch(lambda) => {
+            let hit_b = predicted.equal(partner_targets.clone()).float();
+            hit_a.mean() * *lambda + hit_b.mean() * (1.0 - *lambda)
+        }
+        Lambda::PerSample(values) => {
+            let hit_b = predicted.equal(partner_targets.clone()).float();
+            let lambda = lambda_tensor::<B>(values, &device);
+            (hit_a * lambda.clone() + hit_b * (lambda.neg() + 1.0)).mean()
         }
     }
 }

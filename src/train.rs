@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, Transaction};
+use burn::tensor::{ElementConversion, Int, Tensor, Transaction};
 use burn::train::ClassificationOutput;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
 use burn::train::metric::{
@@ -21,7 +21,7 @@ use burn::train::metric::{
 };
 use burn_flex::Flex;
 
-use crate::batch::MixedBatch;
+use crate::batch::{MixedBatch, lambda_weighted_accuracy};
 use crate::params::Lambda;
 
 /// The output of a training step on a [`MixedBatch`]: the loss, the logits, both
@@ -253,17 +253,13 @@ impl<B: Backend> Metric for MixedAccuracyMetric<B> {
 
     fn update(&mut self, input: &Self::Input, _metadata: &MetricMetadata) -> SerializedEntry {
         let [batch, _] = input.logits.dims();
-        let predicted = host_ints(input.logits.clone().argmax(1).reshape([batch]));
-        let own = host_ints(input.targets.clone());
-        let partner = host_ints(input.partner_targets.clone());
-        let hits: f64 = (0..batch)
-            .map(|i| {
-                let lambda = input.lambda.of_sample(i);
-                let hit = |target: i64| f64::from(u8::from(predicted[i] == target));
-                lambda * hit(own[i]) + (1.0 - lambda) * hit(partner[i])
-            })
-            .sum();
-        let accuracy = 100.0 * hits / batch.max(1) as f64;
+        let accuracy = lambda_weighted_accuracy(
+            input.logits.clone(),
+            &input.targets,
+            &input.partner_targets,
+            &input.lambda,
+        );
+        let accuracy = 100.0 * accuracy.into_scalar().elem::<f64>();
         self.state.update(
             accuracy,
             batch,
