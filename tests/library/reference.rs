@@ -40,9 +40,15 @@ fn smoothed(case: &Value, eps: f64, convention: SmoothingConvention) -> (f32, Ve
     (to_vec(mean.inner())[0], to_vec(none.inner()), to_vec(grad))
 }
 
-/// The three checks every reference result gets: mean loss and per-sample losses
+/// The three checks every reference result gets (here and in `reference_v2.rs`): mean loss and per-sample losses
 /// to rtol 1e-5, the gradient of the mean to atol 1e-6.
-fn assert_matches_result(result: &Value, mean: f32, none: &[f32], grad: &[f32], what: &str) {
+pub(crate) fn assert_matches_result(
+    result: &Value,
+    mean: f32,
+    none: &[f32],
+    grad: &[f32],
+    what: &str,
+) {
     assert_scalar(
         mean,
         result["loss_mean"].as_f64().unwrap(),
