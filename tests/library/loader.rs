@@ -187,4 +187,23 @@ fn two_workers_use_each_draw_once_and_resume_at_epoch_boundaries() {
     resumed.resume_at(boundary);
     let after_resume = by_index(loader(resumed, 12, 2, 2).iter().collect());
     assert_eq!(after_resume, second);
+
+    // Mid-epoch: consume 2 batches, resume after the highest index consumed. What
+    // holds: every draw of the resumed run is the uninterrupted run's draw of the
+    // same index. (Which indices the workers had drawn but not delivered is timing.)
+    let interrupted = config.init().unwrap();
+    let loader_a = loader(interrupted, 12, 2, 2);
+    let mut iter = loader_a.iter();
+    let consumed: Vec<u64> = (0..2)
+        .map(|_| iter.next().unwrap().params().draw_index().unwrap())
+        .collect();
+    drop(iter);
+    let next = consumed.iter().max().unwrap() + 1;
+    let resumed = config.init().unwrap();
+    resumed.resume_at(next);
+    let uninterrupted: BTreeMap<u64, MixParams> = first.into_iter().chain(second).collect();
+    for (index, params) in by_index(loader(resumed, 12, 2, 2).iter().collect()) {
+        assert!(index >= next);
+        assert_eq!(Some(&params), uninterrupted.get(&index), "draw {index}");
+    }
 }
