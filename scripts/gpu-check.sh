@@ -13,7 +13,9 @@
 # Measures, at batch 128 in f32: images/s of a full training step (loader, mixing,
 # forward, loss, backward, SGD) for mixup + label smoothing and for the plain
 # baseline (--alpha 0 --smoothing 0); then PyTorch eager f32 and channels-last +
-# bf16 autocast on the same GPU. Writes a JSON of every figure and prints a table.
+# bf16 autocast on the same GPU. Then two short epochs through burn-train's
+# SupervisedTraining and a resume to a third (checkpoints, metrics.csv). Writes a
+# JSON of every figure and prints a table.
 set -euo pipefail
 
 binary="target/release/examples/cifar10_resnet18"
@@ -59,6 +61,14 @@ run_ours() { # $1 = label, rest = extra flags
 run_ours mixup_smoothing
 run_ours plain --alpha 0 --smoothing 0
 
+echo "== burn-train: 2 epochs, then --resume to 3" >&2
+train_images=$((batch * 8))
+timeout "$timeout_s" "$binary" --synthetic "$train_images" --out-dir "$work/run" --epochs 2 \
+  --batch-size "$batch" --base-width "$width" --quiet >&2
+timeout "$timeout_s" "$binary" --resume "$work/run" --epochs 3 --quiet >&2
+cp "$work/run/metrics.csv" "$work/metrics.csv"
+cat "$work/metrics.csv" >&2
+
 echo "== PyTorch" >&2
 torch_args=(--steps "$steps" --warmup "$warmup" --batch "$batch")
 [ "$dry_run" = 1 ] && torch_args+=(--dry-run)
@@ -72,7 +82,10 @@ import json, sys, os
 work, out, dry = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 ours = {k: json.load(open(os.path.join(work, f"{k}.json"))) for k in ["mixup_smoothing", "plain"]}
 torch = json.load(open(os.path.join(work, "torch.json")))
-report = {"dry_run": dry, "burn_mixup": ours, "pytorch": torch}
+rows = [line.split(",") for line in open(os.path.join(work, "metrics.csv")).read().split()]
+epochs = [dict(zip(rows[0], map(float, r))) for r in rows[1:]]
+assert [int(e["epoch"]) for e in epochs] == [1, 2, 3], f"burn-train run: epochs {epochs}"
+report = {"dry_run": dry, "burn_mixup": ours, "pytorch": torch, "burn_train_epochs": epochs}
 json.dump(report, open(out, "w"), indent=2)
 rows = [("burn-mixup " + ours[k]["backend"] + " f32, " + k.replace("_", " + "), ours[k]["throughput"]["images_per_second"]) for k in ours]
 for key in ["eager_f32_plain", "eager_f32_mixup_smoothing", "channels_last_bf16_plain", "channels_last_bf16_mixup_smoothing"]:
@@ -87,5 +100,7 @@ mix = ours["mixup_smoothing"]["throughput"]["images_per_second"]
 print(f"mixup + smoothing cost: mixed/plain step-time ratio = {ref / mix:.3f} (target <= 1.02)")
 if "skipped" in torch:
     print("PyTorch: " + torch["skipped"])
+print("burn-train run (2 epochs + resume to 3): " + ", ".join(
+    f"epoch {int(e['epoch'])} train loss {e['train_loss']:.3f} test acc {e['test_accuracy_pct']:.1f}%" for e in epochs))
 print(f"figures written to {out}")
 PY

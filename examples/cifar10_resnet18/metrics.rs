@@ -1,39 +1,87 @@
-//! Per-epoch metrics, calibration error, and the files a run keeps: `metrics.csv`
-//! and `curves.svg` (loss and accuracy, train and test), rewritten atomically after
-//! every epoch.
+//! The run's own record next to burn-train's logs: `metrics.csv` (one row per epoch)
+//! and `curves.svg` (loss, accuracy, ECE and learning-rate panels, train and test
+//! together), both rewritten atomically after every epoch, plus a one-line summary
+//! on stderr. It is a burn-train `MetricLogger`: the numbers are the epoch means of
+//! the metrics burn-train computed, not a second computation.
 
-use std::fmt::Write as _;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::train::logger::MetricLogger;
+use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
+use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
+use plotters::prelude::*;
 
 use crate::checkpoint::write_atomically;
 
-/// One row of `metrics.csv`.
-#[derive(Debug, Clone, PartialEq, burn::serde::Serialize, burn::serde::Deserialize)]
-#[serde(crate = "burn::serde")]
-pub struct EpochMetrics {
-    /// 1-based epoch number.
+/// One row of `metrics.csv`; accuracies and ECE in percent, as burn-train shows them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochRow {
     pub epoch: usize,
     pub lr: f64,
-    /// Mixup criterion with label smoothing, as optimised.
+    /// The training criterion (mixed, smoothed), mean over the epoch's batches.
     pub train_loss: f64,
     /// Lambda-weighted accuracy on the mixed batches.
     pub train_accuracy: f64,
-    /// Plain cross-entropy (no smoothing) on the test set.
+    /// Plain cross-entropy on the test set.
     pub test_loss: f64,
     pub test_accuracy: f64,
     /// Expected calibration error, 15 equal-width confidence bins.
     pub test_ece: f64,
     pub images_per_second: f64,
-    pub train_seconds: f64,
-    pub eval_seconds: f64,
+    pub seconds: f64,
 }
 
-const HEADER: &str = "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,test_ece,images_per_second,train_seconds,eval_seconds";
+const HEADER: &str = "epoch,lr,train_loss,train_accuracy_pct,test_loss,test_accuracy_pct,test_ece_pct,images_per_second,seconds";
 
-impl EpochMetrics {
-    fn csv_row(&self) -> String {
+impl EpochRow {
+    fn fields(&self) -> [f64; 9] {
+        [
+            self.epoch as f64,
+            self.lr,
+            self.train_loss,
+            self.train_accuracy,
+            self.test_loss,
+            self.test_accuracy,
+            self.test_ece,
+            self.images_per_second,
+            self.seconds,
+        ]
+    }
+
+    fn parse(line: &str) -> Option<Self> {
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|f| f.parse().ok())
+            .collect::<Option<_>>()?;
+        let [
+            epoch,
+            lr,
+            train_loss,
+            train_accuracy,
+            test_loss,
+            test_accuracy,
+            test_ece,
+            ips,
+            s,
+        ] = v.try_into().ok()?;
+        Some(Self {
+            epoch: epoch as usize,
+            lr,
+            train_loss,
+            train_accuracy,
+            test_loss,
+            test_accuracy,
+            test_ece,
+            images_per_second: ips,
+            seconds: s,
+        })
+    }
+
+    pub fn summary_line(&self, epochs: usize) -> String {
         format!(
-            "{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.1},{:.3},{:.3}",
+            "epoch {:>3}/{epochs}  lr {:.4}  train loss {:.4} acc {:6.2}%  test loss {:.4} acc {:6.2}% ECE {:5.2}%  {:.0} img/s  {:.1} s",
             self.epoch,
             self.lr,
             self.train_loss,
@@ -42,254 +90,278 @@ impl EpochMetrics {
             self.test_accuracy,
             self.test_ece,
             self.images_per_second,
-            self.train_seconds,
-            self.eval_seconds
-        )
-    }
-
-    /// The one-line summary printed after each epoch.
-    pub fn summary_line(&self, epochs: usize) -> String {
-        format!(
-            "epoch {:>3}/{epochs}  lr {:.4}  train loss {:.4} acc {:6.2}%  test loss {:.4} acc {:6.2}% ECE {:.4}  {:.0} img/s  {:.1}s",
-            self.epoch,
-            self.lr,
-            self.train_loss,
-            100.0 * self.train_accuracy,
-            self.test_loss,
-            100.0 * self.test_accuracy,
-            self.test_ece,
-            self.images_per_second,
-            self.train_seconds + self.eval_seconds
+            self.seconds
         )
     }
 }
 
-/// Expected calibration error: `sum_b |acc_b - conf_b| * n_b / N` over `bins`
-/// equal-width bins of the top-class confidence, `(i/bins, (i+1)/bins]`.
-pub fn expected_calibration_error(confidences: &[f64], correct: &[bool], bins: usize) -> f64 {
-    let n = confidences.len();
-    if n == 0 || bins == 0 {
-        return 0.0;
-    }
-    let mut count = vec![0usize; bins];
-    let mut confidence_sum = vec![0.0; bins];
-    let mut correct_sum = vec![0.0; bins];
-    for (&c, &hit) in confidences.iter().zip(correct) {
-        // (i/bins, (i+1)/bins]: ceil, minus one; a confidence of exactly 0 goes to bin 0.
-        let bin = ((c * bins as f64).ceil() as usize).clamp(1, bins) - 1;
-        count[bin] += 1;
-        confidence_sum[bin] += c;
-        correct_sum[bin] += hit as u8 as f64;
-    }
-    (0..bins)
-        .filter(|&b| count[b] > 0)
-        .map(|b| (correct_sum[b] - confidence_sum[b]).abs() / n as f64)
-        .sum()
+/// The rows of `dir/metrics.csv` (none when it does not exist).
+pub fn read_rows(dir: &Path) -> Vec<EpochRow> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(EpochRow::parse)
+        .collect()
 }
 
-/// Writes `metrics.csv` and `curves.svg` in the run folder.
-pub struct MetricsLog {
+/// Collects burn-train's metric updates and writes a row at the end of each epoch.
+pub struct RunLog {
     dir: PathBuf,
+    epochs: usize,
+    names: HashMap<MetricId, String>,
+    /// Latest (running mean, current value) of each metric, by split and name.
+    latest: HashMap<(bool, String), (NumericEntry, NumericEntry)>,
+    rows: Vec<EpochRow>,
+    epoch_started: Instant,
+    train_seconds: f64,
 }
 
-impl MetricsLog {
-    pub fn new(dir: &Path) -> Self {
-        Self {
+impl RunLog {
+    /// Continues the record in `dir`, keeping the rows of epochs up to
+    /// `keep_through` (those of the checkpoint a resume starts from).
+    pub fn open(dir: &Path, keep_through: usize, epochs: usize) -> std::io::Result<Self> {
+        let mut log = Self {
             dir: dir.to_path_buf(),
+            epochs,
+            names: HashMap::new(),
+            latest: HashMap::new(),
+            rows: read_rows(dir),
+            epoch_started: Instant::now(),
+            train_seconds: 0.0,
+        };
+        log.rows.retain(|row| row.epoch <= keep_through);
+        log.write()?;
+        Ok(log)
+    }
+
+    fn value(&self, train: bool, name: &str, current: bool) -> (f64, usize) {
+        match self.latest.get(&(train, name.to_string())) {
+            Some((running, now)) => {
+                let entry = if current { now } else { running };
+                let count = match entry {
+                    NumericEntry::Aggregated { count, .. } => *count,
+                    NumericEntry::Value(_) => 1,
+                };
+                (entry.current(), count)
+            }
+            None => (f64::NAN, 0),
         }
     }
 
-    pub fn write(&mut self, history: &[EpochMetrics]) -> std::io::Result<()> {
-        let mut csv = String::from(HEADER);
-        csv.push('\n');
-        for row in history {
-            csv.push_str(&row.csv_row());
-            csv.push('\n');
+    fn write(&self) -> std::io::Result<()> {
+        let mut csv = format!("{HEADER}\n");
+        for row in &self.rows {
+            let fields: Vec<String> = row.fields().iter().map(|v| format!("{v}")).collect();
+            csv += &(fields.join(",") + "\n");
         }
         write_atomically(&self.dir.join("metrics.csv"), csv.as_bytes())?;
-        write_atomically(&self.dir.join("curves.svg"), curves_svg(history).as_bytes())
+        let svg = curves_svg(&self.rows).map_err(std::io::Error::other)?;
+        write_atomically(&self.dir.join("curves.svg"), svg.as_bytes())
     }
 }
 
-/// Two panels, loss and accuracy against epoch, train and test in each.
-pub fn curves_svg(history: &[EpochMetrics]) -> String {
-    let (width, height, margin) = (900.0, 360.0, 50.0);
-    let panel_width = (width - 3.0 * margin) / 2.0;
-    let panel_height = height - 2.0 * margin;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let epochs = history.len().max(1) as f64;
-    type Series<'a> = (&'a str, &'a str, Box<dyn Fn(&EpochMetrics) -> f64>);
-    let panels: [(&str, Vec<Series>); 2] = [
-        (
-            "loss",
-            vec![
-                (
-                    "train",
-                    "#1f77b4",
-                    Box::new(|m: &EpochMetrics| m.train_loss),
-                ),
-                ("test", "#d62728", Box::new(|m: &EpochMetrics| m.test_loss)),
-            ],
-        ),
-        (
-            "accuracy (%)",
-            vec![
-                (
-                    "train",
-                    "#1f77b4",
-                    Box::new(|m: &EpochMetrics| 100.0 * m.train_accuracy),
-                ),
-                (
-                    "test",
-                    "#d62728",
-                    Box::new(|m: &EpochMetrics| 100.0 * m.test_accuracy),
-                ),
-            ],
-        ),
-    ];
-    for (p, (title, series)) in panels.iter().enumerate() {
-        let x0 = margin + p as f64 * (panel_width + margin);
-        let y0 = margin;
-        let values: Vec<f64> = series
-            .iter()
-            .flat_map(|(_, _, f)| history.iter().map(f))
-            .filter(|v| v.is_finite())
-            .collect();
-        let (mut low, mut high) = values
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
-        if values.is_empty() {
-            (low, high) = (0.0, 1.0);
-        }
-        if high - low < 1e-9 {
-            high = low + 1.0;
-        }
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{x0}" y="{y0}" width="{panel_width}" height="{panel_height}" fill="none" stroke="black"/>"#
-        );
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{}" text-anchor="middle">{title}</text>"#,
-            x0 + panel_width / 2.0,
-            y0 - 10.0
-        );
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{}" text-anchor="middle">epoch</text>"#,
-            x0 + panel_width / 2.0,
-            y0 + panel_height + 35.0
-        );
-        for (label, value) in [(format!("{high:.3}"), high), (format!("{low:.3}"), low)] {
-            let y = y0 + panel_height * (1.0 - (value - low) / (high - low));
-            let _ = writeln!(
-                svg,
-                r#"<text x="{}" y="{}" text-anchor="end">{label}</text>"#,
-                x0 - 4.0,
-                y + 4.0
-            );
-        }
-        let _ = writeln!(
-            svg,
-            r#"<text x="{x0}" y="{}">1</text>"#,
-            y0 + panel_height + 16.0
-        );
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
-            x0 + panel_width,
-            y0 + panel_height + 16.0,
-            history.len()
-        );
-        for (s, (name, colour, value)) in series.iter().enumerate() {
-            let points: Vec<String> = history
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| value(m).is_finite())
-                .map(|(i, m)| {
-                    let x = x0
-                        + panel_width
-                            * if epochs > 1.0 {
-                                i as f64 / (epochs - 1.0)
-                            } else {
-                                0.5
-                            };
-                    let y = y0 + panel_height * (1.0 - (value(m) - low) / (high - low));
-                    format!("{x:.1},{y:.1}")
-                })
-                .collect();
-            let _ = writeln!(
-                svg,
-                r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
-                points.join(" ")
-            );
-            let ly = y0 + 15.0 + 15.0 * s as f64;
-            let _ = writeln!(
-                svg,
-                r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/>"#,
-                x0 + 10.0,
-                x0 + 30.0
-            );
-            let _ = writeln!(
-                svg,
-                r#"<text x="{}" y="{}">{name}</text>"#,
-                x0 + 35.0,
-                ly + 4.0
-            );
+impl MetricLogger for RunLog {
+    fn log(&mut self, update: MetricsUpdate, _epoch: usize, split: &Split) {
+        for entry in update.entries_numeric {
+            if let Some(name) = self.names.get(&entry.entry.metric_id) {
+                let key = (*split == Split::Train, name.clone());
+                self.latest
+                    .insert(key, (entry.running_entry, entry.numeric_entry));
+            }
         }
     }
-    svg.push_str("</svg>\n");
-    svg
+
+    fn read_numeric(&mut self, _: &str, _: usize, _: &Split) -> Result<Vec<NumericEntry>, String> {
+        Err("the run log keeps epoch means only; burn-train's file logger answers".into())
+    }
+
+    fn log_metric_definition(&mut self, definition: MetricDefinition) {
+        self.names.insert(definition.metric_id, definition.name);
+    }
+
+    fn log_epoch_summary(&mut self, summary: EpochSummary) {
+        match summary.split {
+            Split::Train => self.train_seconds = self.epoch_started.elapsed().as_secs_f64(),
+            Split::Valid => {
+                let images = self.value(true, "Mixed Accuracy", false).1;
+                let row = EpochRow {
+                    epoch: summary.epoch_number,
+                    lr: self.value(true, "Learning Rate", true).0,
+                    train_loss: self.value(true, "Loss", false).0,
+                    train_accuracy: self.value(true, "Mixed Accuracy", false).0,
+                    test_loss: self.value(false, "Loss", false).0,
+                    test_accuracy: self.value(false, "Accuracy", false).0,
+                    test_ece: self.value(false, "Calibration Error (ECE)", false).0,
+                    images_per_second: images as f64 / self.train_seconds.max(1e-9),
+                    seconds: self.epoch_started.elapsed().as_secs_f64(),
+                };
+                eprintln!("{}", row.summary_line(self.epochs));
+                self.rows.retain(|r| r.epoch < row.epoch);
+                self.rows.push(row);
+                if let Err(e) = self.write() {
+                    eprintln!("warning: cannot write metrics.csv/curves.svg: {e}");
+                }
+                self.latest.clear();
+                self.epoch_started = Instant::now();
+            }
+            Split::Test(_) => {}
+        }
+    }
+}
+
+/// The curves picture: four panels with ticks and grids, train and test together.
+pub fn curves_svg(rows: &[EpochRow]) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1200, 800)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let last = rows.iter().map(|r| r.epoch).max().unwrap_or(1).max(2) as f64;
+        type Pick = fn(&EpochRow) -> f64;
+        type Panel = (&'static str, &'static str, Vec<(&'static str, Pick)>);
+        let panels: [Panel; 4] = [
+            (
+                "Loss",
+                "loss",
+                vec![
+                    ("train (mixed)", |r| r.train_loss),
+                    ("test", |r| r.test_loss),
+                ],
+            ),
+            (
+                "Accuracy",
+                "%",
+                vec![
+                    ("train (lambda-weighted)", |r| r.train_accuracy),
+                    ("test", |r| r.test_accuracy),
+                ],
+            ),
+            (
+                "Test calibration error (ECE)",
+                "%",
+                vec![("test", |r| r.test_ece)],
+            ),
+            ("Learning rate", "lr", vec![("lr", |r| r.lr)]),
+        ];
+        let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
+        for (area, (title, unit, series)) in root.split_evenly((2, 2)).iter().zip(panels) {
+            let values = || {
+                series
+                    .iter()
+                    .flat_map(|(_, pick)| rows.iter().map(pick))
+                    .filter(|v| v.is_finite())
+            };
+            let low = values().fold(f64::INFINITY, f64::min);
+            let high = values().fold(f64::NEG_INFINITY, f64::max);
+            let (low, high) = if low.is_finite() {
+                (low, high)
+            } else {
+                (0.0, 1.0)
+            };
+            let pad = ((high - low) * 0.05).max(high.abs() * 1e-3).max(1e-9);
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, ("sans-serif", 20))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d(1.0..last, (low - pad)..(high + pad))
+                .map_err(|e| e.to_string())?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .y_desc(unit)
+                .x_labels(12.min(last as usize))
+                .y_labels(8)
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| {
+                    if unit == "lr" {
+                        format!("{y:.4}")
+                    } else {
+                        format!("{y:.2}")
+                    }
+                })
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for ((label, pick), color) in series.into_iter().zip(colors) {
+                let points = rows.iter().map(|r| (r.epoch as f64, pick(r)));
+                chart
+                    .draw_series(LineSeries::new(
+                        points.filter(|p| p.1.is_finite()),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| e.to_string())?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn ece_matches_hand_computation() {
-        // Bin (0.6, 0.667]: two samples, conf 0.65 each, one right: |0.5 - 0.65| * 2/4.
-        // Bin (0.933, 1]: two samples, conf 0.95 and 1.0, both right: |1 - 0.975| * 2/4.
-        let ece =
-            expected_calibration_error(&[0.65, 0.65, 0.95, 1.0], &[true, false, true, true], 15);
-        assert!((ece - (0.15 * 0.5 + 0.025 * 0.5)).abs() < 1e-12, "{ece}");
-        // Perfect calibration in one bin.
-        assert!(expected_calibration_error(&[0.5, 0.5], &[true, false], 15).abs() < 1e-12);
-        assert_eq!(expected_calibration_error(&[], &[], 15), 0.0);
+    fn row(epoch: usize) -> EpochRow {
+        EpochRow {
+            epoch,
+            lr: if epoch < 100 { 0.1 } else { 0.01 },
+            train_loss: 2.0 / epoch as f64,
+            train_accuracy: 50.0 + epoch as f64 / 4.0,
+            test_loss: 1.5 / epoch as f64,
+            test_accuracy: 60.0 + epoch as f64 / 5.0,
+            test_ece: 5.0,
+            images_per_second: 1234.5,
+            seconds: 40.25,
+        }
     }
 
     #[test]
-    fn csv_and_svg_are_written() {
+    fn csv_round_trips_and_a_resume_drops_rows_after_its_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let row = |epoch| EpochMetrics {
-            epoch,
-            lr: 0.1,
-            train_loss: 2.0 / epoch as f64,
-            train_accuracy: 0.1 * epoch as f64,
-            test_loss: 1.5,
-            test_accuracy: 0.2,
-            test_ece: 0.05,
-            images_per_second: 100.0,
-            train_seconds: 1.0,
-            eval_seconds: 0.5,
-        };
-        let mut log = MetricsLog::new(dir.path());
-        log.write(&[row(1), row(2)]).unwrap();
-        let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
-        assert_eq!(csv.lines().count(), 3);
-        assert!(csv.starts_with("epoch,lr,train_loss"));
-        assert!(
-            csv.lines()
-                .nth(2)
-                .unwrap()
-                .starts_with("2,0.1,1.000000,0.200000")
-        );
-        let svg = std::fs::read_to_string(dir.path().join("curves.svg")).unwrap();
-        assert_eq!(svg.matches("<polyline").count(), 4);
+        let mut log = RunLog::open(dir.path(), 0, 150).unwrap();
+        log.rows = (1..=150).map(row).collect();
+        log.write().unwrap();
+        assert_eq!(read_rows(dir.path()), log.rows);
+        let resumed = RunLog::open(dir.path(), 120, 150).unwrap();
+        assert_eq!(resumed.rows.len(), 120);
+        assert_eq!(read_rows(dir.path()).last().unwrap().epoch, 120);
+        assert!(read_rows(Path::new("/nonexistent")).is_empty());
+    }
+
+    #[test]
+    fn the_picture_has_four_panels_with_ticks_grids_and_both_splits() {
+        let svg = curves_svg(&(1..=150).map(row).collect::<Vec<_>>()).unwrap();
+        for text in [
+            "Loss",
+            "Accuracy",
+            "ECE",
+            "Learning rate",
+            "train (mixed)",
+            "test",
+            "epoch",
+        ] {
+            assert!(svg.contains(text), "{text} missing");
+        }
+        // Real tick labels on the epoch axis, not only its ends.
+        for tick in ["20", "60", "100", "140"] {
+            assert!(
+                svg.contains(&format!("\n{tick}\n</text>")),
+                "tick {tick} missing"
+            );
+        }
+        // Grid lines: many more lines than the six series.
+        assert!(svg.matches("<line").count() + svg.matches("<polyline").count() > 60);
+        // An empty or one-epoch run still draws.
+        assert!(curves_svg(&[]).is_ok() && curves_svg(&[row(1)]).is_ok());
     }
 }

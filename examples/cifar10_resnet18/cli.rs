@@ -1,0 +1,389 @@
+//! The command line: every flag, what it sets in the run's configuration, and what
+//! `--resume` keeps from the run it continues.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use burn_mixup::{MixMode, SmoothingConvention};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Parser, ValueEnum};
+
+use crate::checkpoint::{VerifiedRecorder, last_complete_epoch};
+use crate::config::{BackendKind, TrainError, TrainingConfig};
+use crate::model::ResNetConfig;
+use crate::training::Display;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Batch,
+    Pair,
+    Elem,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ConventionArg {
+    Uniform,
+    OffTarget,
+}
+
+/// Train ResNet-18 on CIFAR-10 with Mixup/CutMix and label smoothing (burn-mixup),
+/// through burn-train.
+///
+/// Defaults are the tutorial's recipe: SGD lr 0.1, momentum 0.9, weight decay 2e-4,
+/// batch 128, 150 epochs, lr / 10 at epochs 50 and 100, mixup alpha 1, smoothing 0.1.
+/// `--alpha 0 --smoothing 0` trains the plain baseline. `--resume DIR` continues a
+/// run with the settings it was started with; only --epochs (to extend it) and the
+/// display flags may be given again with other values.
+#[derive(Debug, Parser)]
+// Negative numbers are values, so `--alpha -1` reaches the range check (and its
+// message) instead of failing as an unknown flag.
+#[command(version, about, long_about, allow_negative_numbers = true)]
+pub struct Cli {
+    /// Where CIFAR-10 lives (the archive or its unpacked cifar-10-batches-bin/).
+    #[arg(long, default_value = "data/cifar10")]
+    pub data_dir: PathBuf,
+    /// Never download; fail with instructions when the data is missing.
+    #[arg(long)]
+    pub no_download: bool,
+    /// Train on a generated CIFAR-shaped set (real binary format) of this many
+    /// training images (a fifth as many test images); no data needed.
+    #[arg(long, num_args = 0..=1, default_missing_value = "5000", value_name = "IMAGES")]
+    pub synthetic: Option<usize>,
+    /// Run folder for config, metrics, curves and checkpoints [default: runs/<UTC timestamp>].
+    #[arg(long, conflicts_with = "resume")]
+    pub out_dir: Option<PathBuf>,
+    /// Continue the run in this folder from its last finished epoch.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    #[arg(long, default_value_t = 150)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Initial learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    #[arg(long, default_value_t = 2e-4)]
+    pub weight_decay: f64,
+    /// Epochs at which the learning rate is multiplied by --lr-gamma (any order).
+    #[arg(long, value_delimiter = ',', default_value = "50,100")]
+    pub lr_milestones: Vec<usize>,
+    #[arg(long, default_value_t = 0.1)]
+    pub lr_gamma: f64,
+    /// Mixup alpha (Beta(alpha, alpha)); 0 turns Mixup off.
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+    /// CutMix alpha; 0 turns CutMix off.
+    #[arg(long, default_value_t = 0.0)]
+    pub cutmix_alpha: f64,
+    /// Chance of CutMix instead of Mixup when both are on.
+    #[arg(long, default_value_t = 0.5)]
+    pub switch_prob: f64,
+    /// One lambda per batch, per pair, or per image.
+    #[arg(long, value_enum, default_value = "batch")]
+    pub mix_mode: ModeArg,
+    /// First epoch (0-based) trained on clean images.
+    #[arg(long)]
+    pub mix_off_epoch: Option<usize>,
+    /// Label smoothing; 0 turns it off.
+    #[arg(long, default_value_t = 0.1)]
+    pub smoothing: f64,
+    /// What --smoothing stands for: `uniform` (PyTorch, timm: 1-eps+eps/K on the
+    /// target) or `off-target` (the tutorial's: 1-eps on the target, eps/(K-1) off).
+    #[arg(long, value_enum, default_value = "uniform")]
+    pub smoothing_convention: ConventionArg,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Width of the first stage (64 = ResNet-18; 8 or 16 for CPU smoke runs).
+    #[arg(long, default_value_t = 64)]
+    pub base_width: usize,
+    /// PreAct ResNet-18 (the mixup paper's network).
+    #[arg(long)]
+    pub preact: bool,
+    /// Train on the first N images only (every file is still validated).
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    /// Compute backend [default: cuda with --features cuda, else flex].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+    /// Device indices, e.g. 0,1,2,3: several GPUs train data-parallel through
+    /// burn-train's multi-device strategy (CUDA only).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub devices: Vec<usize>,
+    /// Data-loader threads per device (0: load on the training thread).
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// burn-train's TUI dashboard instead of its CLI renderer (on a terminal).
+    #[arg(long, conflicts_with = "quiet")]
+    pub tui: bool,
+    /// Only one line per epoch, for logs.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Measure training throughput instead of training: run this many timed steps
+    /// (after --bench-warmup untimed ones), print one JSON line and exit.
+    #[arg(long, value_name = "STEPS")]
+    pub bench_steps: Option<usize>,
+    /// Untimed steps before --bench-steps (compilation, autotuning, allocator warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub bench_warmup: usize,
+}
+
+impl Cli {
+    /// The configuration these flags describe, on top of `base`: every flag when
+    /// starting a run, only those typed on the command line when resuming.
+    pub fn apply(&self, mut c: TrainingConfig, given: impl Fn(&str) -> bool) -> TrainingConfig {
+        macro_rules! set {
+            ($id:literal, $field:expr, $value:expr) => {
+                if given($id) {
+                    $field = $value;
+                }
+            };
+        }
+        set!("epochs", c.epochs, self.epochs);
+        set!("batch_size", c.batch_size, self.batch_size);
+        set!("lr", c.lr, self.lr);
+        set!("momentum", c.momentum, self.momentum);
+        set!("weight_decay", c.weight_decay, self.weight_decay);
+        // Sorted, as PyTorch's MultiStepLR reads them in any order.
+        let mut milestones = self.lr_milestones.clone();
+        milestones.sort_unstable();
+        set!("lr_milestones", c.lr_milestones, milestones);
+        set!("lr_gamma", c.lr_gamma, self.lr_gamma);
+        set!("alpha", c.mixup_alpha, self.alpha);
+        set!("cutmix_alpha", c.cutmix_alpha, self.cutmix_alpha);
+        set!("switch_prob", c.switch_prob, self.switch_prob);
+        let mode = [MixMode::Batch, MixMode::Pair, MixMode::Elem][self.mix_mode as usize];
+        set!("mix_mode", c.mix_mode, mode);
+        set!("mix_off_epoch", c.mix_off_epoch, self.mix_off_epoch);
+        set!("smoothing", c.smoothing, self.smoothing);
+        let convention = match self.smoothing_convention {
+            ConventionArg::Uniform => SmoothingConvention::Uniform,
+            ConventionArg::OffTarget => SmoothingConvention::OffTarget,
+        };
+        set!("smoothing_convention", c.smoothing_convention, convention);
+        set!("seed", c.seed, self.seed);
+        set!("base_width", c.model.base_width, self.base_width);
+        set!("preact", c.model.preact, self.preact);
+        set!("train_limit", c.train_limit, self.train_limit);
+        set!("test_limit", c.test_limit, self.test_limit);
+        set!("synthetic", c.synthetic, self.synthetic);
+        // Absolute, so a resume from another folder finds the same data.
+        let data_dir = std::path::absolute(&self.data_dir).unwrap_or(self.data_dir.clone());
+        set!("data_dir", c.data_dir, data_dir);
+        if let Some(backend) = self.backend {
+            set!("backend", c.backend, backend);
+        }
+        set!("devices", c.devices, self.devices.clone());
+        set!("workers", c.workers, self.workers);
+        c
+    }
+
+    pub fn display(&self) -> Display {
+        match (self.tui, self.quiet) {
+            (true, _) => Display::Tui,
+            (_, true) => Display::Quiet,
+            _ => Display::Cli,
+        }
+    }
+}
+
+/// `runs/20261128-163500` from the current UTC time.
+pub fn timestamp_dir() -> PathBuf {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    PathBuf::from("runs").join(format!("{year:04}{month:02}{day:02}-{h:02}{m:02}{s:02}"))
+}
+
+/// The run's configuration and folder, and the epoch a resume continues from.
+pub fn prepare(
+    cli: &Cli,
+    matches: &ArgMatches,
+) -> Result<(TrainingConfig, PathBuf, Option<usize>), TrainError> {
+    let Some(dir) = &cli.resume else {
+        let config = cli.apply(TrainingConfig::new(ResNetConfig::new()), |_| true);
+        config.validate()?;
+        let dir = cli.out_dir.clone().unwrap_or_else(timestamp_dir);
+        if dir.join("config.json").exists() {
+            return Err(TrainError::NotARun {
+                path: dir.clone(),
+                reason:
+                    "it already holds a run; continue it with --resume, or pick another --out-dir"
+                        .into(),
+            });
+        }
+        return Ok((config, dir, None));
+    };
+    let not_a_run = |reason: String| TrainError::NotARun {
+        path: dir.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(dir.join("config.json"))
+        .map_err(|e| not_a_run(format!("no readable config.json ({e})")))?;
+    let saved: TrainingConfig = serde_json::from_str(&text)
+        .map_err(|e| not_a_run(format!("config.json is not a run configuration ({e})")))?;
+    let typed = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let config = cli.apply(saved.clone(), typed);
+    let to_json = |c: &TrainingConfig| serde_json::to_value(c).expect("config serialises");
+    let (saved_json, mut given_json) = (to_json(&saved), to_json(&config));
+    given_json["epochs"] = saved_json["epochs"].clone();
+    if let Some(field) = saved_json
+        .as_object()
+        .and_then(|s| s.keys().find(|k| s[*k] != given_json[*k]))
+    {
+        return Err(TrainError::ConfigMismatch {
+            dir: dir.clone(),
+            saved: saved_json[field].to_string(),
+            given: given_json[field].to_string(),
+            field: field.clone(),
+        });
+    }
+    config.validate()?;
+    let recorder = VerifiedRecorder::new(config.fingerprint());
+    let last = last_complete_epoch(dir, &recorder)
+        .map_err(|(path, reason)| TrainError::Checkpoint { path, reason })?;
+    if let Some(done) = last.filter(|&done| done >= config.epochs) {
+        return Err(TrainError::Flag {
+            flag: "epochs",
+            expected: "more than the epochs already trained (to extend the run)",
+            value: format!("{} ({done} done)", config.epochs),
+        });
+    }
+    // burn-train's logs of epochs after the checkpoint are redone from scratch.
+    for split in ["train", "valid"] {
+        for epoch in last.unwrap_or(0) + 1..=config.epochs {
+            let _ = std::fs::remove_dir_all(dir.join(split).join(format!("epoch-{epoch}")));
+        }
+    }
+    Ok((config, dir.clone(), last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn config_of(args: &[&str]) -> TrainingConfig {
+        let cli = Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied())).unwrap();
+        cli.apply(TrainingConfig::new(ResNetConfig::new()), |_| true)
+    }
+
+    #[test]
+    fn help_documents_every_flag_and_defaults_match_the_recipe() {
+        let help = Cli::command().render_long_help().to_string();
+        for flag in [
+            "--data-dir",
+            "--synthetic",
+            "--out-dir",
+            "--resume",
+            "--epochs",
+            "--batch-size",
+            "--lr",
+            "--momentum",
+            "--weight-decay",
+            "--lr-milestones",
+            "--alpha",
+            "--cutmix-alpha",
+            "--mix-mode",
+            "--mix-off-epoch",
+            "--smoothing",
+            "--smoothing-convention",
+            "--seed",
+            "--base-width",
+            "--preact",
+            "--train-limit",
+            "--test-limit",
+            "--backend",
+            "--workers",
+            "--devices",
+            "--tui",
+            "--quiet",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from --help");
+        }
+        let config = config_of(&[]);
+        let mut expected = TrainingConfig::new(ResNetConfig::new());
+        expected.data_dir = std::path::absolute("data/cifar10").unwrap();
+        assert_eq!(config, expected);
+        assert_eq!(
+            (
+                config.lr,
+                config.momentum,
+                config.weight_decay,
+                config.batch_size
+            ),
+            (0.1, 0.9, 2e-4, 128)
+        );
+        assert_eq!(
+            (config.epochs, config.lr_milestones.clone()),
+            (150, vec![50, 100])
+        );
+        assert_eq!((config.mixup_alpha, config.smoothing), (1.0, 0.1));
+        assert_eq!(config.backend, BackendKind::default_for_build());
+    }
+
+    #[test]
+    fn out_of_range_flags_are_named() {
+        let flag_of = |args: &[&str]| match config_of(args).validate() {
+            Err(TrainError::Flag { flag, value, .. }) => format!("{flag} {value}"),
+            Err(TrainError::Mixing(e)) => format!("mixing: {e}"),
+            Err(TrainError::Loss(e)) => format!("loss: {e}"),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(flag_of(&["--lr=-1"]), "lr -1");
+        assert_eq!(flag_of(&["--epochs", "0"]), "epochs 0");
+        assert_eq!(flag_of(&["--momentum", "1.5"]), "momentum 1.5");
+        assert!(flag_of(&["--smoothing", "1.2"]).contains("1.2"));
+        // Typed the way users type it: a negative value, not an unknown flag.
+        assert!(flag_of(&["--alpha", "-1"]).contains("-1"));
+        assert_eq!(flag_of(&["--lr", "-0.1"]), "lr -0.1");
+        assert!(flag_of(&["--devices", "0,1", "--batch-size", "7"]).starts_with("batch-size"));
+        assert!(
+            config_of(&["--mix-mode", "pair", "--batch-size", "7"])
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            config_of(&["--alpha", "0", "--smoothing", "0"])
+                .validate()
+                .is_ok()
+        );
+        // Milestones in any order mean the same schedule.
+        assert_eq!(
+            config_of(&["--lr-milestones", "100,50"]).lr_milestones,
+            vec![50, 100]
+        );
+        let convention = config_of(&["--smoothing-convention", "off-target"]).smoothing_convention;
+        assert_eq!(convention, SmoothingConvention::OffTarget);
+        assert_eq!(
+            config_of(&["--backend", "ndarray"]).backend,
+            BackendKind::Ndarray
+        );
+        assert!(Cli::try_parse_from(["x", "--backend", "tpu"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--resume", "a", "--out-dir", "b"]).is_err());
+    }
+
+    #[test]
+    fn timestamp_is_a_plausible_utc_date() {
+        let name = timestamp_dir();
+        let stamp = name.file_name().unwrap().to_str().unwrap();
+        assert_eq!(stamp.len(), 15);
+        assert!(stamp.starts_with("20") && &stamp[8..9] == "-", "{stamp}");
+    }
+}

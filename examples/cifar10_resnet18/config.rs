@@ -1,0 +1,235 @@
+//! Everything that defines a run: the configuration saved as `config.json` (and all
+//! a resume needs), its range checks, and the errors a run reports.
+
+use std::path::PathBuf;
+
+use burn::config::Config;
+use burn::optim::SgdConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig, MixError, MixMode, Mixer};
+use burn_mixup::{MultiStepLrScheduler, MultiStepLrSchedulerConfig, Pairing, SmoothingConvention};
+use thiserror::Error;
+
+use crate::checkpoint::fnv1a;
+use crate::data::DataError;
+use crate::model::ResNetConfig;
+
+/// The compute backend of a run.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    burn::serde::Serialize,
+    burn::serde::Deserialize,
+)]
+#[serde(crate = "burn::serde", rename_all = "lowercase")]
+pub enum BackendKind {
+    /// burn-flex: pure-Rust CPU backend with GEMM convolutions (the CPU default).
+    Flex,
+    /// burn-ndarray: the CPU backend of the library's tests (much slower here).
+    Ndarray,
+    /// burn-cuda (build with `--features cuda`; the default there).
+    Cuda,
+}
+
+impl BackendKind {
+    pub fn default_for_build() -> Self {
+        if cfg!(feature = "cuda") {
+            Self::Cuda
+        } else {
+            Self::Flex
+        }
+    }
+}
+
+/// Everything that defines a run; saved as `config.json` in the run folder, and
+/// all a resume needs.
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainingConfig {
+    pub model: ResNetConfig,
+    #[config(default = 150)]
+    pub epochs: usize,
+    #[config(default = 128)]
+    pub batch_size: usize,
+    /// Initial learning rate of SGD.
+    #[config(default = 0.1)]
+    pub lr: f64,
+    /// SGD momentum (dampening 0, as PyTorch).
+    #[config(default = 0.9)]
+    pub momentum: f64,
+    #[config(default = 2e-4)]
+    pub weight_decay: f64,
+    /// Epochs at which the learning rate is multiplied by `lr_gamma`, sorted.
+    #[config(default = "vec![50, 100]")]
+    pub lr_milestones: Vec<usize>,
+    #[config(default = 0.1)]
+    pub lr_gamma: f64,
+    #[config(default = 1.0)]
+    pub mixup_alpha: f64,
+    #[config(default = 0.0)]
+    pub cutmix_alpha: f64,
+    #[config(default = 0.5)]
+    pub switch_prob: f64,
+    #[config(default = "MixMode::Batch")]
+    pub mix_mode: MixMode,
+    /// First epoch (0-based) trained without mixing.
+    pub mix_off_epoch: Option<usize>,
+    #[config(default = 0.1)]
+    pub smoothing: f64,
+    #[config(default = "SmoothingConvention::Uniform")]
+    pub smoothing_convention: SmoothingConvention,
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Where CIFAR-10 is (absolute once a run starts).
+    #[config(default = "PathBuf::from(\"data/cifar10\")")]
+    pub data_dir: PathBuf,
+    /// Train on a generated set of this many images instead of CIFAR-10.
+    pub synthetic: Option<usize>,
+    pub train_limit: Option<usize>,
+    pub test_limit: Option<usize>,
+    #[config(default = "BackendKind::default_for_build()")]
+    pub backend: BackendKind,
+    #[config(default = "vec![0]")]
+    pub devices: Vec<usize>,
+    /// Loader threads per device; 0 loads on the training thread.
+    #[config(default = 1)]
+    pub workers: usize,
+}
+
+/// Why a run could not start or go on.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("--{flag} must be {expected}, got {value}")]
+    Flag {
+        flag: &'static str,
+        expected: &'static str,
+        value: String,
+    },
+    #[error("invalid mixing options: {0}")]
+    Mixing(#[from] MixError),
+    #[error("invalid loss options: {0}")]
+    Loss(#[from] burn_mixup::LossError),
+    #[error("invalid learning-rate schedule: {0}")]
+    Schedule(#[from] burn_mixup::ScheduleError),
+    #[error("checkpoint {path} is unusable: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+    #[error(
+        "{dir} was started with {field} = {saved}, not {given}; only --epochs may change on resume"
+    )]
+    ConfigMismatch {
+        dir: PathBuf,
+        field: String,
+        saved: String,
+        given: String,
+    },
+    #[error("{path} is not a run folder: {reason}")]
+    NotARun { path: PathBuf, reason: String },
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Device(String),
+}
+
+impl TrainingConfig {
+    /// Range checks of every setting, each error naming the flag and the value.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let fail = |flag, expected, value: &dyn ToString| {
+            Err(TrainError::Flag {
+                flag,
+                expected,
+                value: value.to_string(),
+            })
+        };
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        match self {
+            c if c.epochs == 0 => fail("epochs", "at least 1", &0),
+            c if c.batch_size == 0 => fail("batch-size", "at least 1", &0),
+            c if !positive(c.lr) => fail("lr", "a finite number > 0", &c.lr),
+            c if !(0.0..1.0).contains(&c.momentum) => fail("momentum", "in [0, 1)", &c.momentum),
+            c if !(c.weight_decay.is_finite() && c.weight_decay >= 0.0) => {
+                fail("weight-decay", "finite and >= 0", &c.weight_decay)
+            }
+            c if !positive(c.lr_gamma) => fail("lr-gamma", "a finite number > 0", &c.lr_gamma),
+            c if c.model.base_width == 0 => fail("base-width", "at least 1", &0),
+            c if c.train_limit == Some(0) => fail("train-limit", "at least 1", &0),
+            c if c.test_limit == Some(0) => fail("test-limit", "at least 1", &0),
+            c if c.synthetic == Some(0) => fail("synthetic", "at least 1 image", &0),
+            c if c.devices.is_empty() => fail("devices", "at least one device index", &""),
+            c if !c.batch_size.is_multiple_of(c.devices.len()) => fail(
+                "batch-size",
+                "a multiple of the number of devices",
+                &format!("{} for {} devices", c.batch_size, c.devices.len()),
+            ),
+            c => {
+                c.criterion().init::<burn_flex::Flex>(&Default::default())?;
+                c.mixer()?;
+                c.scheduler(1)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The training criterion: label smoothing with the chosen convention.
+    pub fn criterion(&self) -> LabelSmoothingCrossEntropyConfig {
+        LabelSmoothingCrossEntropyConfig::new()
+            .with_smoothing(self.smoothing)
+            .with_convention(self.smoothing_convention)
+    }
+
+    /// The mixer; with both alphas 0 a disabled one (same loader, same step).
+    pub fn mixer(&self) -> Result<Mixer, MixError> {
+        MixConfig::new()
+            .with_mixup_alpha(self.mixup_alpha)
+            .with_cutmix_alpha(self.cutmix_alpha)
+            .with_switch_prob(self.switch_prob)
+            .with_mode(self.mix_mode)
+            // A fresh permutation per batch, as the mixup paper's code.
+            .with_pairing(Pairing::Permutation)
+            .with_off_epoch(self.mix_off_epoch)
+            .with_seed(Some(self.seed))
+            .init()
+    }
+
+    pub fn scheduler(
+        &self,
+        iterations_per_epoch: usize,
+    ) -> Result<MultiStepLrScheduler, TrainError> {
+        Ok(
+            MultiStepLrSchedulerConfig::new(self.lr, self.lr_milestones.clone())
+                .with_gamma(self.lr_gamma)
+                .with_iterations_per_epoch(iterations_per_epoch)
+                .init()?,
+        )
+    }
+
+    pub fn optimizer(&self) -> SgdConfig {
+        let momentum = MomentumConfig {
+            momentum: self.momentum,
+            dampening: 0.0,
+            nesterov: false,
+        };
+        let decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        SgdConfig::new()
+            .with_momentum(Some(momentum))
+            .with_weight_decay(decay)
+    }
+
+    /// The fingerprint checkpoints carry: the configuration less `epochs` (which a
+    /// resume may extend).
+    pub fn fingerprint(&self) -> u64 {
+        let mut json = serde_json::to_value(self).expect("config serialises");
+        json["epochs"] = 0.into();
+        fnv1a(json.to_string().as_bytes())
+    }
+}
