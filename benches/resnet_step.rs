@@ -1,13 +1,17 @@
-//! ResNet-18 training step, plain vs Mixup + label smoothing, and the cost of mixing
-//! as a fraction of the step, on burn-ndarray.
+//! A full ResNet-18 training step (forward, loss, backward, SGD) on the two CPU
+//! backends side by side, burn-flex and burn-ndarray, plain (Burn's
+//! `CrossEntropyLoss`) and with Mixup + label smoothing, next to PyTorch on the same
+//! CPU, as ratios.
 //!
-//! A full-width step on the CPU takes tens of seconds (burn-ndarray 0.21: ~19 s at
-//! batch 8, ~78 s at batch 32 on 2 cores), far too slow for criterion's minimum of
-//! ten samples, so this bench times the two sides itself, interleaved (plain, mixed,
-//! plain, mixed, ...) after one warm-up step each, and reports medians and the ratio.
+//! A full-width step takes seconds (flex) to tens of seconds (ndarray) on 2 cores, far
+//! too slow for criterion's minimum of ten samples, so this bench times each side
+//! itself, interleaved (plain, mixed, plain, mixed, ...) after one warm-up step each,
+//! and reports medians. PyTorch: `scripts/torch_resnet18_step.py --device cpu` when
+//! `python3 -c "import torch"` works, else the figure recorded on the development
+//! machine (batch 8, width 64 only).
 //!
 //! Environment: `BENCH_BATCH` (default 8), `BENCH_STEPS` (default 3),
-//! `BENCH_WIDTH` (default 64 = ResNet-18; smaller for a quick look).
+//! `BENCH_WIDTH` (default 64 = ResNet-18), `BENCH_NDARRAY=0` to skip ndarray.
 //!
 //! `cargo bench --bench resnet_step`
 
@@ -22,13 +26,15 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
-use burn::tensor::backend::Backend;
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use burn_flex::Flex;
 use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig};
 use burn_ndarray::NdArray;
 
-type Inner = NdArray<f32>;
-type B = Autodiff<Inner>;
+/// PyTorch 2.15 eager f32 on the development machine (2 cores), batch 8, width 64:
+/// `python3 scripts/torch_resnet18_step.py --device cpu --batch 8`.
+const RECORDED_TORCH_STEP_S: f64 = 0.40;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -42,12 +48,8 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn main() {
-    let (batch, steps, width) = (
-        env("BENCH_BATCH", 8),
-        env("BENCH_STEPS", 3).max(1),
-        env("BENCH_WIDTH", 64),
-    );
+/// Median seconds of a plain and of a mixed step on backend `B`.
+fn measure<B: AutodiffBackend>(batch: usize, steps: usize, width: usize) -> (f64, f64) {
     let device = Default::default();
     B::seed(&device, 0);
     let model = model::ResNetConfig::new()
@@ -68,10 +70,7 @@ fn main() {
     let images =
         Tensor::<B, 4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
     let labels: Tensor<B, 1, Int> = Tensor::from_data(
-        TensorData::new(
-            (0..batch as i64).map(|i| i % 10).collect::<Vec<_>>(),
-            [batch],
-        ),
+        TensorData::new((0..batch as i64).map(|i| i % 10).collect(), [batch]),
         &device,
     );
     let plain_ce = CrossEntropyLossConfig::new().init::<B>(&device);
@@ -80,7 +79,6 @@ fn main() {
         .init::<B>(&device)
         .unwrap();
     let mixup = MixConfig::mixup(1.0).with_seed(Some(0)).init().unwrap();
-
     let mut plain_step = || {
         let started = Instant::now();
         let loss = plain_ce.forward(plain_model.forward(images.clone()), labels.clone());
@@ -98,9 +96,6 @@ fn main() {
         let _ = loss.into_scalar();
         started.elapsed().as_secs_f64()
     };
-    eprintln!(
-        "ResNet-18 (base width {width}) training step, batch {batch}, {steps} timed steps per side after 1 warm-up"
-    );
     plain_step();
     mixed_step();
     let (mut plain, mut mixed) = (Vec::new(), Vec::new());
@@ -108,62 +103,104 @@ fn main() {
         plain.push(plain_step());
         mixed.push(mixed_step());
     }
-    let (plain, mixed) = (median(plain), median(mixed));
+    (median(plain), median(mixed))
+}
 
-    // The mixing alone, at this batch and at 128, on the inner (non-autodiff) backend.
-    let time_mixing = |n: usize, cutmix: bool| {
-        let x = Tensor::<Inner, 4>::random([n, 3, 32, 32], Distribution::Default, &device);
-        let y: Tensor<Inner, 1, Int> =
-            Tensor::from_data(TensorData::new(vec![0i64; n], [n]), &device);
-        let cut = MixConfig::cutmix(1.0).with_seed(Some(0)).init().unwrap();
-        let times: Vec<f64> = (0..21)
+/// PyTorch's eager f32 step on this CPU: (plain, mixed) seconds and where they came from.
+fn torch_step(batch: usize, steps: usize, width: usize) -> Option<(f64, f64, &'static str)> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/torch_resnet18_step.py"
+    );
+    let output = std::process::Command::new("python3")
+        .args([script, "--device", "cpu", "--modes", "eager_f32"])
+        .args([
+            "--batch",
+            &batch.to_string(),
+            "--steps",
+            &steps.to_string(),
+            "--warmup",
+            "1",
+        ])
+        .output()
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    let ms = |key: &str| json[key]["milliseconds_per_step"].as_f64().map(|v| v / 1e3);
+    match (ms("eager_f32_plain"), ms("eager_f32_mixup_smoothing")) {
+        (Some(plain), Some(mixed)) if width == 64 => Some((plain, mixed, "measured now")),
+        _ if batch == 8 && width == 64 => {
+            Some((RECORDED_TORCH_STEP_S, f64::NAN, "recorded (no torch here)"))
+        }
+        _ => None,
+    }
+}
+
+fn main() {
+    let (batch, steps, width) = (
+        env("BENCH_BATCH", 8),
+        env("BENCH_STEPS", 3).max(1),
+        env("BENCH_WIDTH", 64),
+    );
+    eprintln!(
+        "ResNet-18 (base width {width}) training step, batch {batch}, {steps} timed steps per side after 1 warm-up"
+    );
+    let flex = measure::<Autodiff<Flex>>(batch, steps, width);
+    eprintln!("flex done: {flex:?}");
+    let ndarray =
+        (env("BENCH_NDARRAY", 1) != 0).then(|| measure::<Autodiff<NdArray>>(batch, steps, width));
+    let torch = torch_step(batch, steps, width);
+    println!(
+        "| backend | plain step | mixup + smoothing step | mixed / plain | plain step vs flex | plain step vs PyTorch |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let torch_plain = torch.map_or(f64::NAN, |t| t.0);
+    let row = |name: &str, (plain, mixed): (f64, f64)| {
+        println!(
+            "| {name} | {plain:.3} s | {mixed:.3} s | {:.3} | {:.2}x | {:.2}x |",
+            mixed / plain,
+            plain / flex.0,
+            plain / torch_plain
+        );
+    };
+    row("burn-flex (`Autodiff<Flex>`)", flex);
+    if let Some(ndarray) = ndarray {
+        row("burn-ndarray (`Autodiff<NdArray>`)", ndarray);
+    }
+    match torch {
+        Some((plain, mixed, source)) => {
+            row(&format!("PyTorch eager f32, {source}"), (plain, mixed))
+        }
+        None => println!("| PyTorch | not available at this batch/width | | | | |"),
+    }
+
+    // The mixing alone at [128, 3, 32, 32] on flex (non-autodiff), per step.
+    let device = Default::default();
+    let x = Tensor::<Flex, 4>::random([128, 3, 32, 32], Distribution::Default, &device);
+    let y: Tensor<Flex, 1, Int> =
+        Tensor::from_data(TensorData::new(vec![0i64; 128], [128]), &device);
+    for (name, mixer) in [
+        ("Mixup", MixConfig::mixup(1.0)),
+        ("CutMix", MixConfig::cutmix(1.0)),
+    ] {
+        let mixer = mixer.with_seed(Some(0)).init().unwrap();
+        let times = (0..21)
             .map(|_| {
                 let started = Instant::now();
-                let out = if cutmix {
-                    cut.apply(x.clone(), y.clone()).unwrap().into_parts().0
-                } else {
-                    mixup.apply(x.clone(), y.clone()).unwrap().into_parts().0
-                };
-                let _ = out.into_data();
+                let _ = mixer
+                    .apply(x.clone(), y.clone())
+                    .unwrap()
+                    .into_parts()
+                    .0
+                    .into_data();
                 started.elapsed().as_secs_f64()
             })
             .collect();
-        median(times)
-    };
-    let (mix_b, cut_b) = (time_mixing(batch, false), time_mixing(batch, true));
-    let (mix_128, cut_128) = (time_mixing(128, false), time_mixing(128, true));
-    let per_image = plain / batch as f64;
-    println!("| measurement | median | ratio |");
-    println!("|---|---|---|");
-    println!("| plain step (Burn CrossEntropyLoss), batch {batch} | {plain:.3} s | 1.000 |");
-    println!(
-        "| mixup + smoothing step, batch {batch} | {mixed:.3} s | {:.3} |",
-        mixed / plain
-    );
-    println!("| images/s plain | {:.2} | |", batch as f64 / plain);
-    println!(
-        "| images/s mixup + smoothing | {:.2} | |",
-        batch as f64 / mixed
-    );
-    println!(
-        "| Mixer::apply (Mixup), batch {batch} | {:.3} ms | {:.5} of the step |",
-        mix_b * 1e3,
-        mix_b / plain
-    );
-    println!(
-        "| CutMix apply, batch {batch} | {:.3} ms | {:.5} of the step |",
-        cut_b * 1e3,
-        cut_b / plain
-    );
-    println!(
-        "| Mixer::apply (Mixup), [128,3,32,32] | {:.3} ms | {:.6} of a batch-128 step (extrapolated {:.1} s) |",
-        mix_128 * 1e3,
-        mix_128 / (per_image * 128.0),
-        per_image * 128.0
-    );
-    println!(
-        "| CutMix apply, [128,3,32,32] | {:.3} ms | {:.6} of a batch-128 step |",
-        cut_128 * 1e3,
-        cut_128 / (per_image * 128.0)
-    );
+        let seconds = median(times);
+        println!(
+            "| {name} apply on flex, [128, 3, 32, 32] | {:.3} ms | {:.5} of a batch-128 flex step (extrapolated {:.1} s) | | | |",
+            seconds * 1e3,
+            seconds / (flex.0 / batch as f64 * 128.0),
+            flex.0 / batch as f64 * 128.0
+        );
+    }
 }

@@ -61,6 +61,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--modes", default="eager_f32,channels_last_bf16")
     args = parser.parse_args()
     try:
         import torch
@@ -70,6 +72,8 @@ def main():
         print(json.dumps({"skipped": f"PyTorch not available: {error}"}))
         return 0
     device = "cpu" if args.dry_run or not torch.cuda.is_available() else "cuda"
+    if args.device != "auto":
+        device = args.device
     if args.dry_run:
         args.steps, args.warmup, args.batch = 2, 1, 8
     torch.manual_seed(0)
@@ -79,7 +83,7 @@ def main():
         results["gpu"] = torch.cuda.get_device_name(0)
     params = sum(p.numel() for p in ResNet18().parameters())
     results["parameters"] = params
-    for mode in ["eager_f32", "channels_last_bf16"]:
+    for mode in args.modes.split(","):
         model = ResNet18().to(device)
         x = torch.randn(args.batch, 3, 32, 32, device=device)
         y = torch.randint(0, 10, (args.batch,), device=device)

@@ -160,11 +160,31 @@ impl TrainingConfig {
                 fail("weight-decay", "finite and >= 0", &c.weight_decay)
             }
             c if !positive(c.lr_gamma) => fail("lr-gamma", "a finite number > 0", &c.lr_gamma),
+            c if !(c.mixup_alpha.is_finite() && c.mixup_alpha >= 0.0) => {
+                fail("alpha", "a finite number >= 0", &c.mixup_alpha)
+            }
+            c if !(c.cutmix_alpha.is_finite() && c.cutmix_alpha >= 0.0) => {
+                fail("cutmix-alpha", "a finite number >= 0", &c.cutmix_alpha)
+            }
+            c if !(0.0..=1.0).contains(&c.switch_prob) => {
+                fail("switch-prob", "a probability in [0, 1]", &c.switch_prob)
+            }
+            c if !(0.0..1.0).contains(&c.smoothing) => fail("smoothing", "in [0, 1)", &c.smoothing),
             c if c.model.base_width == 0 => fail("base-width", "at least 1", &0),
             c if c.train_limit == Some(0) => fail("train-limit", "at least 1", &0),
             c if c.test_limit == Some(0) => fail("test-limit", "at least 1", &0),
             c if c.synthetic == Some(0) => fail("synthetic", "at least 1 image", &0),
             c if c.devices.is_empty() => fail("devices", "at least one device index", &""),
+            c if c.backend != BackendKind::Cuda && c.devices != [0] => fail(
+                "devices",
+                "0 on the CPU backends (GPUs: --features cuda, --backend cuda)",
+                &format!("{:?}", c.devices),
+            ),
+            c if c.backend == BackendKind::Cuda && cfg!(not(feature = "cuda")) => fail(
+                "backend",
+                "flex or ndarray in a build without `--features cuda`",
+                &"cuda",
+            ),
             c if !c.batch_size.is_multiple_of(c.devices.len()) => fail(
                 "batch-size",
                 "a multiple of the number of devices",

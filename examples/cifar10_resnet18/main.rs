@@ -138,18 +138,6 @@ fn run_on<B: AutodiffBackend>(
     training::train::<B>(config, data.train, data.test, devices, &options)
 }
 
-/// The CPU backends take device 0 only.
-fn cpu_device<D: Default>(indices: &[usize]) -> Result<Vec<D>, TrainError> {
-    match indices {
-        [0] => Ok(vec![D::default()]),
-        _ => Err(TrainError::Flag {
-            flag: "devices",
-            expected: "0 on the CPU (build with --features cuda for GPUs)",
-            value: format!("{indices:?}"),
-        }),
-    }
-}
-
 /// Checks that a GPU computes at all, turning a driver panic into an error.
 #[cfg(feature = "cuda")]
 fn cuda_devices(indices: &[usize]) -> Result<Vec<burn_cuda::CudaDevice>, TrainError> {
@@ -177,12 +165,31 @@ fn cuda_devices(indices: &[usize]) -> Result<Vec<burn_cuda::CudaDevice>, TrainEr
 fn run(cli: Cli, matches: &ArgMatches) -> Result<(), TrainError> {
     let (config, dir, resume_from) = prepare(&cli, matches)?;
     let io = |path: PathBuf| move |source| TrainError::Io { path, source };
-    if cli.bench_steps.is_none() {
+    // The folder first (an unwritable one fails here, naming it), then the data, and
+    // config.json only once the run can start: a failed start leaves no run behind.
+    if cli.bench_steps.is_none() || config.synthetic.is_some() {
         std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
+    }
+    let root = &config.data_dir;
+    if config.synthetic.is_none() && root.exists() && !root.is_dir() {
+        return Err(TrainError::Flag {
+            flag: "data-dir",
+            expected: "a folder (it holds or will hold CIFAR-10)",
+            value: format!("{} (a file)", root.display()),
+        });
+    }
+    let data = load_data(&config, &dir, !cli.no_download)?;
+    if config.batch_size > data.train.len() {
+        return Err(TrainError::Flag {
+            flag: "batch-size",
+            expected: "at most the number of training images",
+            value: format!("{} for {} images", config.batch_size, data.train.len()),
+        });
+    }
+    if cli.bench_steps.is_none() {
         write_atomically(&dir.join("config.json"), config.to_string().as_bytes())
             .map_err(io(dir.join("config.json")))?;
     }
-    let data = load_data(&config, &dir, !cli.no_download)?;
     eprintln!(
         "{} training / {} test images, {} epochs, batch {}, {:?}, run folder {}{}",
         data.train.len(),
@@ -213,11 +220,11 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), TrainError> {
     };
     match config.backend {
         BackendKind::Flex => {
-            let devices = cpu_device(&config.devices)?;
+            let devices = vec![Default::default()];
             run_on::<Autodiff<burn_flex::Flex>>(&cli, &config, data, devices, options)?
         }
         BackendKind::Ndarray => {
-            let devices = cpu_device(&config.devices)?;
+            let devices = vec![Default::default()];
             run_on::<Autodiff<burn_ndarray::NdArray>>(&cli, &config, data, devices, options)?
         }
         #[cfg(feature = "cuda")]

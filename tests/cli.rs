@@ -1,0 +1,472 @@
+//! The bad-input matrix, against the real example binary (`cargo test` builds
+//! `target/debug/examples/cifar10_resnet18`): every case runs the program as a user
+//! would and checks the exit status, that the message names the bad value, and that
+//! nothing panicked. Inputs that are odd but valid (odd final batches in every mode
+//! with 0, 1 and 2 loader workers, milestones out of order, a resume from another
+//! folder) must train.
+//!
+//! `cargo test --test cli -- --nocapture` prints the matrix (case, expected, got).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const RECORD: usize = 3073;
+const FILES: [&str; 6] = [
+    "data_batch_1.bin",
+    "data_batch_2.bin",
+    "data_batch_3.bin",
+    "data_batch_4.bin",
+    "data_batch_5.bin",
+    "test_batch.bin",
+];
+
+fn binary() -> PathBuf {
+    // target/debug/deps/cli-<hash> -> target/debug/examples/cifar10_resnet18
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = bin
+        .join("examples")
+        .join(format!("cifar10_resnet18{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run through `cargo test` (it builds the example)",
+        bin.display()
+    );
+    bin
+}
+
+/// What a case must do.
+enum Expect {
+    /// Exit with status 1 (a typed error) or 2 (the argument parser), the output
+    /// naming every one of these strings.
+    Fails(Vec<String>),
+    /// Exit 0 with this many rows in `metrics.csv` of the run folder.
+    Trains(PathBuf, usize),
+}
+
+struct Matrix {
+    rows: Vec<(String, String, String)>,
+    failures: Vec<String>,
+}
+
+impl Matrix {
+    fn case(&mut self, name: &str, cwd: &Path, args: &[&str], expect: Expect) {
+        let output = Command::new(binary())
+            .args(args)
+            .current_dir(cwd)
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .expect("the example binary starts");
+        let text = String::from_utf8_lossy(&output.stderr).into_owned()
+            + &String::from_utf8_lossy(&output.stdout);
+        let code = output.status.code().unwrap_or(-1);
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("error") || l.starts_with("done"))
+            .unwrap_or("")
+            .to_string();
+        let (expected, ok) = match &expect {
+            Expect::Fails(needles) => (
+                format!("error naming {needles:?}"),
+                (code == 1 || code == 2) && needles.iter().all(|n| text.contains(n.as_str())),
+            ),
+            Expect::Trains(dir, rows) => {
+                let csv = fs::read_to_string(dir.join("metrics.csv")).unwrap_or_default();
+                let got = csv.lines().skip(1).count();
+                let finite = csv.lines().skip(1).all(|l| {
+                    l.split(',')
+                        .all(|f| f.parse::<f64>().is_ok_and(f64::is_finite))
+                });
+                (
+                    format!("trains, {rows} epoch rows"),
+                    code == 0 && got == *rows && finite,
+                )
+            }
+        };
+        let panicked = text.contains("panicked") || text.contains("stack backtrace");
+        let got = format!(
+            "exit {code}: {}",
+            last.chars().take(110).collect::<String>()
+        );
+        if !ok || panicked {
+            self.failures.push(format!(
+                "{name}: expected {expected}, got exit {code}:\n{text}"
+            ));
+        }
+        self.rows.push((name.to_string(), expected, got));
+    }
+}
+
+/// The official layout with every file at its official size (10,000 records), plain
+/// images, labels cycling 0..9.
+fn official_set(root: &Path) -> PathBuf {
+    let dir = root.join("cifar-10-batches-bin");
+    fs::create_dir_all(&dir).unwrap();
+    let mut bytes = Vec::with_capacity(10_000 * RECORD);
+    for i in 0..10_000 {
+        bytes.push((i % 10) as u8);
+        bytes.extend(std::iter::repeat_n((i % 251) as u8, RECORD - 1));
+    }
+    for name in FILES {
+        fs::write(dir.join(name), &bytes).unwrap();
+    }
+    dir
+}
+
+/// A data folder sharing `good`'s files but for `name`, replaced by `bytes`.
+fn variant(root: &Path, good: &Path, tag: &str, name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = root.join(tag).join("cifar-10-batches-bin");
+    fs::create_dir_all(&dir).unwrap();
+    for file in FILES {
+        if file == name {
+            fs::write(dir.join(file), bytes).unwrap();
+        } else {
+            std::os::unix::fs::symlink(good.join(file), dir.join(file)).unwrap();
+        }
+    }
+    root.join(tag)
+}
+
+fn s(text: &str) -> String {
+    text.to_string()
+}
+
+#[test]
+fn bad_input_matrix_against_the_real_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let p = |name: &str| root.join(name).to_string_lossy().into_owned();
+    let mut m = Matrix {
+        rows: Vec::new(),
+        failures: Vec::new(),
+    };
+    // A tiny, fast run: 21 synthetic images (odd last batch), width 2.
+    let tiny = [
+        "--synthetic",
+        "21",
+        "--base-width",
+        "2",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "1",
+        "--quiet",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        tiny.iter().chain(extra).map(|a| a.to_string()).collect()
+    };
+    let fails = |needles: &[&str]| Expect::Fails(needles.iter().map(|n| s(n)).collect());
+
+    // 1. Every numeric flag out of range, negative, NaN, infinite, typed as users type.
+    for (flag, value) in [
+        ("--alpha", "-1"),
+        ("--alpha", "NaN"),
+        ("--alpha", "inf"),
+        ("--cutmix-alpha", "-2"),
+        ("--switch-prob", "1.5"),
+        ("--switch-prob", "NaN"),
+        ("--smoothing", "1.2"),
+        ("--smoothing", "-0.1"),
+        ("--smoothing", "NaN"),
+        ("--lr", "-0.1"),
+        ("--lr", "0"),
+        ("--lr", "inf"),
+        ("--lr", "NaN"),
+        ("--momentum", "1.5"),
+        ("--momentum", "-0.1"),
+        ("--weight-decay", "-1"),
+        ("--weight-decay", "inf"),
+        ("--lr-gamma", "0"),
+        ("--lr-gamma", "NaN"),
+        ("--epochs", "0"),
+        ("--epochs", "-3"),
+        ("--epochs", "ten"),
+        ("--batch-size", "0"),
+        ("--base-width", "0"),
+        ("--train-limit", "0"),
+        ("--test-limit", "0"),
+        ("--synthetic", "0"),
+        ("--bench-steps", "0"),
+        ("--devices", "1"),
+    ] {
+        let out = p(&format!("num{}{}", flag, value));
+        // The tiny run's own value of this flag gives way to the case's.
+        let mut args: Vec<String> = tiny
+            .chunks(2)
+            .filter(|pair| pair[0] != flag)
+            .flatten()
+            .chain([&flag, &value])
+            .map(|a| a.to_string())
+            .collect();
+        args.extend([s("--out-dir"), out]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        m.case(
+            &format!("{flag} {value}"),
+            root,
+            &args,
+            Expect::Fails(vec![s(flag.trim_start_matches('-')), s(value)]),
+        );
+    }
+    if cfg!(not(feature = "cuda")) {
+        m.case(
+            "--backend cuda without the feature",
+            root,
+            &["--backend", "cuda", "--synthetic", "21"],
+            fails(&["backend", "--features cuda"]),
+        );
+    }
+    m.case(
+        "--batch-size larger than the data",
+        root,
+        &[
+            "--synthetic",
+            "21",
+            "--batch-size",
+            "64",
+            "--out-dir",
+            &p("big"),
+        ],
+        fails(&["batch-size", "64 for 21 images"]),
+    );
+
+    // 2. Odd but valid: milestones out of order, odd final batches in every mode with
+    //    0, 1 and 2 workers (CutMix and Mixup switching): these train.
+    let args = with(&["--lr-milestones", "3,1", "--out-dir", &p("milestones")]);
+    m.case(
+        "--lr-milestones 3,1 (sorted, trains)",
+        root,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        Expect::Trains(root.join("milestones"), 1),
+    );
+    let saved = fs::read_to_string(root.join("milestones/config.json")).unwrap_or_default();
+    if !saved
+        .replace([' ', '\n'], "")
+        .contains("\"lr_milestones\":[1,3]")
+    {
+        m.failures
+            .push(format!("milestones not sorted in config.json: {saved}"));
+    }
+    for mode in ["batch", "pair", "elem"] {
+        for workers in ["0", "1", "2"] {
+            let name = format!("odd-{mode}-{workers}");
+            let out = p(&name);
+            let args = with(&[
+                "--mix-mode",
+                mode,
+                "--workers",
+                workers,
+                "--cutmix-alpha",
+                "1",
+                "--out-dir",
+                &out,
+            ]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            m.case(
+                &format!("21 images, batch 4, --mix-mode {mode} --workers {workers}"),
+                root,
+                &args,
+                Expect::Trains(root.join(&name), 1),
+            );
+        }
+    }
+
+    // 3. Data: truncated file, label 10, broken archive, a file for a folder, missing.
+    let good = official_set(&root.join("data"));
+    let base = fs::read(good.join("data_batch_3.bin")).unwrap();
+    let data_run = |tag: &str| -> Vec<String> {
+        [
+            "--base-width",
+            "2",
+            "--batch-size",
+            "4",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "16",
+            "--test-limit",
+            "8",
+            "--quiet",
+            "--no-download",
+            "--out-dir",
+        ]
+        .iter()
+        .map(|a| s(a))
+        .chain([p(tag)])
+        .collect()
+    };
+    let case_with_data = |m: &mut Matrix, name: &str, dir: &Path, tag: &str, expect: Expect| {
+        let mut args = data_run(tag);
+        args.extend([s("--data-dir"), dir.to_string_lossy().into_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        m.case(name, root, &args, expect);
+    };
+    let cut = variant(
+        root,
+        &good,
+        "cut",
+        "data_batch_3.bin",
+        &base[..base.len() - 100],
+    );
+    case_with_data(
+        &mut m,
+        "a data file cut 100 bytes short",
+        &cut,
+        "r-cut",
+        fails(&["data_batch_3.bin", "30729900 bytes"]),
+    );
+    let mut labelled = base.clone();
+    labelled[7 * RECORD] = 10;
+    let label = variant(root, &good, "label", "test_batch.bin", &labelled);
+    case_with_data(
+        &mut m,
+        "a label byte of 10 (record 7)",
+        &label,
+        "r-label",
+        fails(&["test_batch.bin", "record 7", "label 10"]),
+    );
+    let short = variant(
+        root,
+        &good,
+        "short",
+        "data_batch_1.bin",
+        &base[..5 * RECORD],
+    );
+    case_with_data(
+        &mut m,
+        "a file of 5 whole records",
+        &short,
+        "r-short",
+        fails(&["data_batch_1.bin", "5 records"]),
+    );
+    let archive_dir = root.join("archive");
+    fs::create_dir_all(&archive_dir).unwrap();
+    fs::write(
+        archive_dir.join("cifar-10-binary.tar.gz"),
+        [0x1f, 0x8b, 8, 0, 0, 0],
+    )
+    .unwrap();
+    case_with_data(
+        &mut m,
+        "an archive cut short (6 bytes)",
+        &archive_dir,
+        "r-archive",
+        fails(&["cifar-10-binary.tar.gz", "not a readable gzip/tar archive"]),
+    );
+    fs::write(root.join("a-file"), b"not a folder").unwrap();
+    case_with_data(
+        &mut m,
+        "--data-dir names a file",
+        &root.join("a-file"),
+        "r-file",
+        fails(&["data-dir", "a-file"]),
+    );
+    case_with_data(
+        &mut m,
+        "no data, --no-download",
+        &root.join("nothing-here"),
+        "r-missing",
+        fails(&["nothing-here", "--synthetic"]),
+    );
+    case_with_data(
+        &mut m,
+        "official-size files (the real layout)",
+        &root.join("data"),
+        "r-data",
+        Expect::Trains(root.join("r-data"), 1),
+    );
+    // The resume remembers the data location, from another working directory.
+    let elsewhere = root.join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    m.case(
+        "--resume RUN --epochs 2 from another folder",
+        &elsewhere,
+        &["--resume", &p("r-data"), "--epochs", "2", "--quiet"],
+        Expect::Trains(root.join("r-data"), 2),
+    );
+
+    // 4. Resume and output folders.
+    fs::create_dir_all(root.join("empty")).unwrap();
+    m.case(
+        "--resume a folder that is not a run",
+        root,
+        &["--resume", &p("empty")],
+        fails(&["empty", "not a run folder", "config.json"]),
+    );
+    m.case(
+        "--resume with another --lr",
+        root,
+        &[
+            "--resume",
+            &p("odd-batch-0"),
+            "--epochs",
+            "2",
+            "--lr",
+            "0.5",
+        ],
+        fails(&["lr", "0.1", "0.5"]),
+    );
+    m.case(
+        "--resume --epochs not beyond the epochs done",
+        root,
+        &["--resume", &p("odd-batch-0"), "--epochs", "1"],
+        fails(&["epochs", "1 (1 done)"]),
+    );
+    m.case(
+        "--out-dir that already holds a run",
+        root,
+        &with(&["--out-dir", &p("odd-batch-0")])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        fails(&["odd-batch-0", "already holds a run"]),
+    );
+    // A checkpoint from another configuration (the batch-mode run's) in a pair-mode run.
+    let ours = root.join("odd-pair-0/checkpoint/model-1.bin");
+    let foreign = fs::read(root.join("odd-batch-0/checkpoint/model-1.bin")).unwrap();
+    let original = fs::read(&ours).unwrap();
+    fs::write(&ours, &foreign).unwrap();
+    m.case(
+        "a checkpoint from another configuration",
+        root,
+        &["--resume", &p("odd-pair-0"), "--epochs", "2"],
+        fails(&["model-1.bin", "another configuration"]),
+    );
+    let mut corrupt = original.clone();
+    corrupt[original.len() / 2] ^= 0x10;
+    fs::write(&ours, &corrupt).unwrap();
+    m.case(
+        "a corrupt checkpoint (one bit flipped)",
+        root,
+        &["--resume", &p("odd-pair-0"), "--epochs", "2"],
+        fails(&["model-1.bin", "checksum mismatch"]),
+    );
+    fs::write(root.join("odd-elem-0/config.json"), b"{ not json").unwrap();
+    m.case(
+        "a run folder whose config.json is garbage",
+        root,
+        &["--resume", &p("odd-elem-0")],
+        fails(&["odd-elem-0", "not a run configuration"]),
+    );
+    m.case(
+        "an --out-dir that cannot be written",
+        root,
+        &with(&["--out-dir", &format!("{}/sub", p("a-file"))])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        fails(&["cannot write", "a-file/sub"]),
+    );
+
+    println!("\n| case | expected | got |\n|---|---|---|");
+    for (case, expected, got) in &m.rows {
+        println!("| {case} | {expected} | {got} |");
+    }
+    println!("{} cases, {} failed", m.rows.len(), m.failures.len());
+    assert!(m.rows.len() >= 25);
+    assert!(m.failures.is_empty(), "{}", m.failures.join("\n\n"));
+}
