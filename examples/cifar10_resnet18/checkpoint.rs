@@ -139,19 +139,26 @@ pub fn checkpoint_path(run: &Path, part: &str, epoch: usize) -> PathBuf {
 
 /// The last epoch (1-based, as burn-train counts) whose model, optimizer and
 /// scheduler files all exist, after verifying those three files; `None` when no
-/// epoch finished. Leftover temporary files of a killed write are removed.
+/// epoch finished. Leftover temporary files of killed writes (in the run folder and
+/// its checkpoints) are removed.
 pub fn last_complete_epoch(
     run: &Path,
     recorder: &VerifiedRecorder,
 ) -> Result<Option<usize>, (PathBuf, String)> {
     let dir = run.join("checkpoint");
+    let is_temp = |name: &str| name.starts_with('.') && name.ends_with(".tmp");
+    for entry in fs::read_dir(run).into_iter().flatten().flatten() {
+        if is_temp(&entry.file_name().to_string_lossy()) {
+            let _ = fs::remove_file(entry.path()); // metrics.csv or curves.svg cut by a kill
+        }
+    }
     let Ok(entries) = fs::read_dir(&dir) else {
         return Ok(None);
     };
     let mut epochs = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.ends_with(".tmp") {
+        if is_temp(&name) {
             let _ = fs::remove_file(entry.path());
         } else if let Some(epoch) = name
             .strip_prefix("model-")

@@ -6,7 +6,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy, KeepLastNCheckpoints};
+use burn::train::metric::store::EventStoreClient;
 
 use burn::train::logger::MetricLogger;
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
@@ -115,12 +119,44 @@ pub struct RunLog {
     rows: Vec<EpochRow>,
     epoch_started: Instant,
     train_seconds: f64,
+    written: Written,
+}
+
+/// The last epoch whose row `metrics.csv` holds, shared with [`SaveAfterLog`].
+pub type Written = Arc<(Mutex<usize>, Condvar)>;
+
+/// Burn's keep-the-last-two checkpointing, saving epoch N only once `metrics.csv`
+/// holds row N. burn-train writes checkpoints on the training thread and logs on its
+/// event thread; without this a kill between the two could leave a checkpoint whose
+/// epoch has no row, and the resumed run would never write it.
+pub struct SaveAfterLog {
+    pub written: Written,
+    pub inner: KeepLastNCheckpoints,
+}
+
+impl CheckpointingStrategy for SaveAfterLog {
+    fn checkpointing(
+        &mut self,
+        epoch: usize,
+        store: &EventStoreClient,
+    ) -> Vec<CheckpointingAction> {
+        let (lock, logged) = &*self.written;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let timeout = Duration::from_secs(600);
+        let _ = logged.wait_timeout_while(guard, timeout, |written| *written < epoch);
+        self.inner.checkpointing(epoch, store)
+    }
 }
 
 impl RunLog {
     /// Continues the record in `dir`, keeping the rows of epochs up to
     /// `keep_through` (those of the checkpoint a resume starts from).
-    pub fn open(dir: &Path, keep_through: usize, epochs: usize) -> std::io::Result<Self> {
+    pub fn open(
+        dir: &Path,
+        keep_through: usize,
+        epochs: usize,
+        written: Written,
+    ) -> std::io::Result<Self> {
         let mut log = Self {
             dir: dir.to_path_buf(),
             epochs,
@@ -129,6 +165,7 @@ impl RunLog {
             rows: read_rows(dir),
             epoch_started: Instant::now(),
             train_seconds: 0.0,
+            written,
         };
         log.rows.retain(|row| row.epoch <= keep_through);
         log.write()?;
@@ -202,6 +239,9 @@ impl MetricLogger for RunLog {
                 if let Err(e) = self.write() {
                     eprintln!("warning: cannot write metrics.csv/curves.svg: {e}");
                 }
+                let (lock, logged) = &*self.written;
+                *lock.lock().unwrap_or_else(|e| e.into_inner()) = summary.epoch_number;
+                logged.notify_all();
                 self.latest.clear();
                 self.epoch_started = Instant::now();
             }
@@ -328,11 +368,11 @@ mod tests {
     #[test]
     fn csv_round_trips_and_a_resume_drops_rows_after_its_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = RunLog::open(dir.path(), 0, 150).unwrap();
+        let mut log = RunLog::open(dir.path(), 0, 150, Written::default()).unwrap();
         log.rows = (1..=150).map(row).collect();
         log.write().unwrap();
         assert_eq!(read_rows(dir.path()), log.rows);
-        let resumed = RunLog::open(dir.path(), 120, 150).unwrap();
+        let resumed = RunLog::open(dir.path(), 120, 150, Written::default()).unwrap();
         assert_eq!(resumed.rows.len(), 120);
         assert_eq!(read_rows(dir.path()).last().unwrap().epoch, 120);
         assert!(read_rows(Path::new("/nonexistent")).is_empty());

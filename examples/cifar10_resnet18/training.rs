@@ -9,6 +9,7 @@ use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::Optimizer;
 use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::logger::FileMetricLogger;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
 use burn::train::renderer::{CliMetricsRenderer, MetricState, MetricsRenderer};
@@ -24,7 +25,7 @@ use crate::checkpoint::VerifiedRecorder;
 use crate::config::{TrainError, TrainingConfig};
 use crate::data::CifarDataset;
 use crate::loader::training_loader;
-use crate::metrics::RunLog;
+use crate::metrics::{RunLog, SaveAfterLog, Written};
 use crate::model::ResNet;
 
 /// ResNet-18 with its training criterion: the model burn-train trains.
@@ -118,7 +119,9 @@ pub fn train<B: AutodiffBackend>(
         source,
     };
     let resume_from = options.resume_from.unwrap_or(0);
-    let run_log = RunLog::open(&options.dir, resume_from, config.epochs).map_err(io)?;
+    let written = Written::default();
+    let run_log =
+        RunLog::open(&options.dir, resume_from, config.epochs, written.clone()).map_err(io)?;
     let mut training = SupervisedTraining::new(&options.dir, train_loader, test_loader)
         .metric_train_numeric(LossMetric::new())
         .metric_train_numeric(MixedAccuracyMetric::new())
@@ -130,6 +133,10 @@ pub fn train<B: AutodiffBackend>(
         .with_metric_logger(FileMetricLogger::new(&options.dir))
         .with_metric_logger(run_log)
         .with_file_checkpointer(VerifiedRecorder::new(config.fingerprint()))
+        .with_checkpointing_strategy(SaveAfterLog {
+            written,
+            inner: KeepLastNCheckpoints::new(2),
+        })
         .with_interrupter(options.interrupter.clone())
         .num_epochs(config.epochs)
         .summary();
