@@ -216,7 +216,7 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
 
     /// The targets for the loss: one set where nothing is mixed (an `Elem`/`Pair`
     /// batch that drew nothing included), two sets otherwise.
-    fn hard_targets(&self, device: &B::Device) -> HardTargets<B> {
+    pub(crate) fn hard_targets(&self, device: &B::Device) -> HardTargets<B> {
         let (a, b) = (self.targets.clone(), self.partner_targets.clone());
         match self.lambda() {
             lambda if !lambda.is_mixed() => HardTargets::One(a),

@@ -152,7 +152,18 @@ pub enum LossError {
         /// The weight that was given.
         value: f64,
     },
-    /// The class-weight vector is empty.
+    /// A `pos_weight` entry is negative or not finite.
+    #[error("pos_weight {index} must be finite and >= 0, got {value}")]
+    InvalidPosWeight {
+        /// Position of the bad entry.
+        index: usize,
+        /// Its value.
+        value: f64,
+    },
+    /// A target threshold is not finite.
+    #[error("target_threshold must be finite, got {0}")]
+    InvalidThreshold(f64),
+    /// The class-weight (or `pos_weight`) vector is empty.
     #[error("class weights must not be empty")]
     EmptyWeights,
     /// The logits and the class weights disagree on the number of classes.

@@ -21,6 +21,9 @@
 //! - [`LabelSmoothingCrossEntropyConfig`] → [`LabelSmoothingCrossEntropy`]: both
 //!   smoothing conventions ([`SmoothingConvention`]), class weights, `ignore_index`
 //!   and probability targets with PyTorch's semantics, Burn's own `Reduction`.
+//! - [`BinaryCrossEntropyConfig`] → [`BinaryCrossEntropy`]: timm's binary
+//!   cross-entropy (smoothing, `target_threshold`, `pos_weight`, class weights,
+//!   `sum_classes`) on hard, mixed or dense targets.
 //! - Typed errors ([`MixError`], [`LossError`]) instead of panics.
 //!
 //! ## Quick start
@@ -59,6 +62,7 @@
 // path (`burn_mixup::Name`).
 mod batch;
 mod batcher;
+mod bce;
 mod cutmix;
 mod error;
 mod loss;
@@ -72,6 +76,7 @@ mod train;
 
 pub use batch::MixedBatch;
 pub use batcher::MixupBatcher;
+pub use bce::{BinaryCrossEntropy, BinaryCrossEntropyConfig};
 pub use cutmix::CutBox;
 #[cfg(feature = "train")]
 pub use error::ScheduleError;

@@ -2,6 +2,7 @@
 //! of Burn instead of one per file).
 #![allow(dead_code)]
 
+mod bce;
 mod common;
 mod cutmix;
 mod loader;
