@@ -193,6 +193,7 @@ fn bad_input_matrix_against_the_real_binary() {
         ("--synthetic", "0"),
         ("--bench-steps", "0"),
         ("--devices", "1"),
+        ("--bce-target-thresh", "NaN"),
     ] {
         let out = p(&format!("num{}{}", flag, value));
         // The tiny run's own value of this flag gives way to the case's.
@@ -242,6 +243,13 @@ fn bad_input_matrix_against_the_real_binary() {
         root,
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
         Expect::Trains(root.join("milestones"), 1),
+    );
+    let args = with(&["--loss", "bce", "--bce-target-thresh", "0.2", "--out-dir", &p("bce")]);
+    m.case(
+        "--loss bce --bce-target-thresh 0.2 (trains)",
+        root,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        Expect::Trains(root.join("bce"), 1),
     );
     let saved = fs::read_to_string(root.join("milestones/config.json")).unwrap_or_default();
     if !saved

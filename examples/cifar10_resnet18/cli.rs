@@ -9,7 +9,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Parser, ValueEnum};
 
 use crate::checkpoint::{VerifiedRecorder, last_complete_epoch};
-use crate::config::{BackendKind, TrainError, TrainingConfig};
+use crate::config::{BackendKind, LossKind, TrainError, TrainingConfig};
 use crate::model::ResNetConfig;
 use crate::training::Display;
 
@@ -93,6 +93,14 @@ pub struct Cli {
     /// target) or `off-target` (the tutorial's: 1-eps on the target, eps/(K-1) off).
     #[arg(long, value_enum, default_value = "uniform")]
     pub smoothing_convention: ConventionArg,
+    /// Training loss: `ce` (label-smoothing cross-entropy) or `bce` (timm's binary
+    /// cross-entropy on the mixed targets, as ResNet Strikes Back).
+    #[arg(long, value_enum, default_value = "ce")]
+    pub loss: LossKind,
+    /// With `--loss bce`: binarise mixed targets at this value (timm's
+    /// --bce-target-thresh, e.g. 0.2).
+    #[arg(long, value_name = "T")]
+    pub bce_target_thresh: Option<f64>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Width of the first stage (64 = ResNet-18; 8 or 16 for CPU smoke runs).
@@ -165,6 +173,12 @@ impl Cli {
             ConventionArg::OffTarget => SmoothingConvention::OffTarget,
         };
         set!("smoothing_convention", c.smoothing_convention, convention);
+        set!("loss", c.loss, self.loss);
+        set!(
+            "bce_target_thresh",
+            c.bce_target_thresh,
+            self.bce_target_thresh
+        );
         set!("seed", c.seed, self.seed);
         set!("base_width", c.model.base_width, self.base_width);
         set!("preact", c.model.preact, self.preact);
@@ -304,6 +318,8 @@ mod tests {
             "--mix-off-epoch",
             "--smoothing",
             "--smoothing-convention",
+            "--loss",
+            "--bce-target-thresh",
             "--seed",
             "--base-width",
             "--preact",
@@ -375,6 +391,14 @@ mod tests {
             config_of(&["--backend", "ndarray"]).backend,
             BackendKind::Ndarray
         );
+        let bce = config_of(&["--loss", "bce", "--bce-target-thresh", "0.2"]);
+        assert_eq!(
+            (bce.loss, bce.bce_target_thresh),
+            (LossKind::Bce, Some(0.2))
+        );
+        let criterion = bce.bce().init::<burn_flex::Flex>(&Default::default());
+        assert_eq!(criterion.unwrap().target_threshold(), Some(0.2));
+        assert!(flag_of(&["--loss", "bce", "--bce-target-thresh", "inf"]).contains("inf"));
         assert!(Cli::try_parse_from(["x", "--backend", "tpu"]).is_err());
         assert!(Cli::try_parse_from(["x", "--resume", "a", "--out-dir", "b"]).is_err());
     }

@@ -7,6 +7,7 @@ use burn::config::Config;
 use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
+use burn_mixup::BinaryCrossEntropyConfig;
 use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig, MixError, MixMode, Mixer};
 use burn_mixup::{MultiStepLrScheduler, MultiStepLrSchedulerConfig, Pairing, SmoothingConvention};
 use thiserror::Error;
@@ -46,6 +47,26 @@ impl BackendKind {
     }
 }
 
+/// The training loss.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    burn::serde::Serialize,
+    burn::serde::Deserialize,
+)]
+#[serde(crate = "burn::serde", rename_all = "lowercase")]
+pub enum LossKind {
+    /// Label-smoothing cross-entropy (softmax), the tutorial's.
+    #[value(name = "ce")]
+    CrossEntropy,
+    /// timm's binary cross-entropy (ResNet Strikes Back, DeiT III).
+    Bce,
+}
+
 /// Everything that defines a run; saved as `config.json` in the run folder, and
 /// all a resume needs.
 #[derive(Config, Debug, PartialEq)]
@@ -82,6 +103,12 @@ pub struct TrainingConfig {
     pub smoothing: f64,
     #[config(default = "SmoothingConvention::Uniform")]
     pub smoothing_convention: SmoothingConvention,
+    /// The training loss: label-smoothing cross-entropy, or timm's binary
+    /// cross-entropy (one sigmoid per class, `--smoothing` as timm's BCE smoothing).
+    #[config(default = "LossKind::CrossEntropy")]
+    pub loss: LossKind,
+    /// With `--loss bce`: mixed targets above this become 1, the others 0.
+    pub bce_target_thresh: Option<f64>,
     #[config(default = 0)]
     pub seed: u64,
     /// Where CIFAR-10 is (absolute once a run starts).
@@ -192,6 +219,7 @@ impl TrainingConfig {
             ),
             c => {
                 c.criterion().init::<burn_flex::Flex>(&Default::default())?;
+                c.bce().init::<burn_flex::Flex>(&Default::default())?;
                 c.mixer()?;
                 c.scheduler(1)?;
                 Ok(())
@@ -204,6 +232,13 @@ impl TrainingConfig {
         LabelSmoothingCrossEntropyConfig::new()
             .with_smoothing(self.smoothing)
             .with_convention(self.smoothing_convention)
+    }
+
+    /// timm's binary cross-entropy, for `--loss bce`.
+    pub fn bce(&self) -> BinaryCrossEntropyConfig {
+        BinaryCrossEntropyConfig::new()
+            .with_smoothing(self.smoothing)
+            .with_target_threshold(self.bce_target_thresh)
     }
 
     /// The mixer; with both alphas 0 a disabled one (same loader, same step).

@@ -17,12 +17,14 @@ use burn::train::renderer::{EvaluationName, EvaluationProgress, ProgressType, Tr
 use burn::train::renderer::{MetricsRendererEvaluation, MetricsRendererTraining};
 use burn::train::{ClassificationOutput, ExecutionStrategy, InferenceStep, Interrupter, Learner};
 use burn::train::{MultiDeviceOptim, SupervisedTraining, TrainOutput, TrainStep, TrainingStrategy};
-use burn_mixup::{CalibrationErrorMetric, LabelSmoothingCrossEntropy, MixedAccuracyMetric};
+use burn_mixup::{
+    BinaryCrossEntropy, CalibrationErrorMetric, LabelSmoothingCrossEntropy, MixedAccuracyMetric,
+};
 use burn_mixup::{MixedBatch, MixedClassificationOutput, MixupBatcher};
 
 use crate::augment::{CifarBatch, CifarBatcher};
 use crate::checkpoint::VerifiedRecorder;
-use crate::config::{TrainError, TrainingConfig};
+use crate::config::{LossKind, TrainError, TrainingConfig};
 use crate::data::CifarDataset;
 use crate::loader::training_loader;
 use crate::metrics::{RunLog, SaveAfterLog, Written};
@@ -33,6 +35,8 @@ use crate::model::ResNet;
 pub struct Classifier<B: Backend> {
     pub net: ResNet<B>,
     criterion: LabelSmoothingCrossEntropy<B>,
+    /// Set for `--loss bce`: trains with it instead of `criterion`.
+    bce: Option<BinaryCrossEntropy<B>>,
 }
 
 impl<B: Backend> Classifier<B> {
@@ -40,6 +44,10 @@ impl<B: Backend> Classifier<B> {
         Ok(Self {
             net: config.model.init(device),
             criterion: config.criterion().init(device)?,
+            bce: match config.loss {
+                LossKind::Bce => Some(config.bce().init(device)?),
+                LossKind::CrossEntropy => None,
+            },
         })
     }
 }
@@ -50,7 +58,10 @@ impl<B: AutodiffBackend> TrainStep for Classifier<B> {
 
     fn step(&self, batch: MixedBatch<B, 4>) -> TrainOutput<MixedClassificationOutput<B>> {
         let logits = self.net.forward(batch.inputs().clone());
-        let loss = batch.loss(logits.clone(), &self.criterion);
+        let loss = match &self.bce {
+            Some(bce) => bce.forward_mixed(logits.clone(), &batch),
+            None => batch.loss(logits.clone(), &self.criterion),
+        };
         let output = MixedClassificationOutput::new(&batch, logits, loss);
         TrainOutput::new(self, output.loss.backward(), output)
     }
