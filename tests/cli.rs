@@ -244,7 +244,14 @@ fn bad_input_matrix_against_the_real_binary() {
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
         Expect::Trains(root.join("milestones"), 1),
     );
-    let args = with(&["--loss", "bce", "--bce-target-thresh", "0.2", "--out-dir", &p("bce")]);
+    let args = with(&[
+        "--loss",
+        "bce",
+        "--bce-target-thresh",
+        "0.2",
+        "--out-dir",
+        &p("bce"),
+    ]);
     m.case(
         "--loss bce --bce-target-thresh 0.2 (trains)",
         root,

@@ -197,6 +197,11 @@ impl TrainingConfig {
                 fail("switch-prob", "a probability in [0, 1]", &c.switch_prob)
             }
             c if !(0.0..1.0).contains(&c.smoothing) => fail("smoothing", "in [0, 1)", &c.smoothing),
+            c if c.bce_target_thresh.is_some_and(|t| !t.is_finite()) => fail(
+                "bce-target-thresh",
+                "a finite number",
+                &c.bce_target_thresh.unwrap_or_default(),
+            ),
             c if c.model.base_width == 0 => fail("base-width", "at least 1", &0),
             c if c.train_limit == Some(0) => fail("train-limit", "at least 1", &0),
             c if c.test_limit == Some(0) => fail("test-limit", "at least 1", &0),
