@@ -145,6 +145,15 @@ fn mixing(c: &mut Criterion) {
         .with_seed(Some(1))
         .init()
         .unwrap();
+    let resizemix = MixConfig::resizemix(0.1, 0.8)
+        .with_seed(Some(1))
+        .init()
+        .unwrap();
+    let resizemix_elem = MixConfig::resizemix(0.1, 0.8)
+        .with_mode(MixMode::Elem)
+        .with_seed(Some(1))
+        .init()
+        .unwrap();
     let mut group = c.benchmark_group("mixing_128x3x32x32");
     // The baseline: the batch goes to the model as it is (a handle clone). burn-ndarray
     // computes eagerly, so each mixer's time is its whole cost.
@@ -159,6 +168,18 @@ fn mixing(c: &mut Criterion) {
     });
     group.bench_function(BenchmarkId::from_parameter("cutmix_elem"), |b| {
         b.iter(|| std::hint::black_box(cutmix_elem.apply(images.clone(), labels.clone()).unwrap()))
+    });
+    group.bench_function(BenchmarkId::from_parameter("resizemix_batch"), |b| {
+        b.iter(|| std::hint::black_box(resizemix.apply(images.clone(), labels.clone()).unwrap()))
+    });
+    group.bench_function(BenchmarkId::from_parameter("resizemix_elem"), |b| {
+        b.iter(|| {
+            std::hint::black_box(
+                resizemix_elem
+                    .apply(images.clone(), labels.clone())
+                    .unwrap(),
+            )
+        })
     });
     group.finish();
 }
@@ -200,7 +221,14 @@ fn report(dir: &std::path::Path) {
     groups.push((
         "mixing_128x3x32x32".into(),
         "untouched",
-        vec!["untouched", "mixup_apply", "cutmix_batch", "cutmix_elem"],
+        vec![
+            "untouched",
+            "mixup_apply",
+            "cutmix_batch",
+            "cutmix_elem",
+            "resizemix_batch",
+            "resizemix_elem",
+        ],
     ));
     println!("\n| group | function | median | ratio to baseline |");
     println!("|---|---|---|---|");

@@ -44,6 +44,14 @@ pub enum MixError {
         /// Upper bound on the box side, as a fraction of the image side.
         max: f64,
     },
+    /// ResizeMix's scale range is not `0 < low <= high <= 1`.
+    #[error("resizemix_scale must satisfy 0 < low <= high <= 1, got ({low}, {high})")]
+    InvalidResizeScale {
+        /// The smallest side ratio.
+        low: f64,
+        /// The largest side ratio.
+        high: f64,
+    },
     /// `batches_per_epoch` is 0.
     #[error("batches_per_epoch must be at least 1, got 0")]
     ZeroBatchesPerEpoch,

@@ -82,7 +82,7 @@ pub use cutmix::CutBox;
 pub use error::ScheduleError;
 pub use error::{LossError, MixError, check_targets};
 pub use loss::{LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig, SmoothingConvention};
-pub use mixer::{MixConfig, MixMode, Mixer, Pairing};
+pub use mixer::{MixConfig, MixMode, Mixer, Pairing, Paste};
 pub use params::{Lambda, MixParams};
 #[cfg(feature = "train")]
 pub use schedule::{MultiStepLrScheduler, MultiStepLrSchedulerConfig};

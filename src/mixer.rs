@@ -22,7 +22,7 @@ use rand::{Rng, RngExt};
 use rand_distr::{Beta, Distribution};
 
 use crate::batch::MixedBatch;
-use crate::cutmix::{check_minmax, cutmix_bbox_and_lambda};
+use crate::cutmix::{CutBox, check_minmax, cutmix_bbox_and_lambda};
 use crate::error::MixError;
 use crate::params::{MixParams, Op, check_batch};
 use crate::rng::{DrawCounter, draw_rng};
@@ -98,6 +98,38 @@ impl Default for Pairing {
     }
 }
 
+/// What the CutMix family pastes into a sample's box.
+///
+/// ```
+/// use burn_mixup::{MixConfig, Paste};
+///
+/// // ResizeMix: the whole partner, shrunk to a box of side ratio U(0.1, 0.8).
+/// let mixer = MixConfig::resizemix(0.1, 0.8).with_seed(Some(1)).init()?;
+/// let params = mixer.sample(&[4, 3, 32, 32])?;
+/// assert!(params.resizes(0) && params.cut_box(0).is_some());
+/// assert_eq!(MixConfig::cutmix(1.0).paste, Paste::CutMix);
+/// # Ok::<(), burn_mixup::MixError>(())
+/// ```
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Paste {
+    /// CutMix (Yun et al. 2019): the partner's own pixels at the box; the box's area
+    /// share follows `1 - lambda`, lambda ~ Beta(`cutmix_alpha`, `cutmix_alpha`).
+    CutMix,
+    /// ResizeMix (Qin et al. 2020): the whole partner image, resized (nearest
+    /// neighbour, so every pasted pixel is one of the partner's, bit for bit) to a
+    /// box whose side ratio is `tau ~ U(resizemix_scale)`, at a uniformly random
+    /// position; lambda is the kept area.
+    ResizeMix,
+}
+
+// Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
+#[allow(clippy::derivable_impls)]
+impl Default for Paste {
+    fn default() -> Self {
+        Paste::CutMix
+    }
+}
+
 /// Configuration of the [`Mixer`]: timm's option names and defaults, plus the
 /// pairing, a schedule and explicit randomness.
 ///
@@ -132,6 +164,15 @@ pub struct MixConfig {
     /// When set, CutMix is on, box sides are drawn in these bounds and lambda always
     /// follows the box (timm's `cutmix_minmax`).
     pub cutmix_minmax: Option<(f64, f64)>,
+    /// What the CutMix family pastes: the partner's pixels at the box (CutMix) or
+    /// the whole partner resized into it (ResizeMix). `cutmix_alpha > 0` turns the
+    /// family on; ResizeMix draws its box from `resizemix_scale`, not from Beta.
+    #[config(default = "Paste::CutMix")]
+    pub paste: Paste,
+    /// ResizeMix's range `(low, high)` of the box's side ratio, `0 < low <= high <= 1`
+    /// (the paper's 0.1 and 0.8).
+    #[config(default = "(0.1, 0.8)")]
+    pub resizemix_scale: (f64, f64),
     /// Chance that a batch (an element or a pair, in `Elem`/`Pair` modes) is mixed.
     #[config(default = 1.0)]
     pub prob: f64,
@@ -189,11 +230,25 @@ impl MixConfig {
         Self::new().with_mixup_alpha(0.0).with_cutmix_alpha(alpha)
     }
 
+    /// ResizeMix only (Qin et al. 2020): the partner shrunk to a box of side ratio
+    /// `tau ~ U(low, high)` pasted at a random position; lambda is the kept area.
+    ///
+    /// ```
+    /// let config = burn_mixup::MixConfig::resizemix(0.1, 0.8);
+    /// assert_eq!((config.mixup_alpha, config.resizemix_scale), (0.0, (0.1, 0.8)));
+    /// ```
+    pub fn resizemix(low: f64, high: f64) -> Self {
+        Self::cutmix(1.0)
+            .with_paste(Paste::ResizeMix)
+            .with_resizemix_scale((low, high))
+    }
+
     /// Validates the configuration and builds the mixer.
     ///
     /// # Errors
     /// [`MixError::InvalidAlpha`] for a negative or non-finite alpha,
-    /// [`MixError::InvalidMinMax`], [`MixError::InvalidProbability`],
+    /// [`MixError::InvalidMinMax`], [`MixError::InvalidResizeScale`],
+    /// [`MixError::InvalidProbability`],
     /// [`MixError::ZeroBatchesPerEpoch`], and [`MixError::AsymmetricPairing`] for
     /// `Pair` mode with [`Pairing::Roll`].
     ///
@@ -213,6 +268,10 @@ impl MixConfig {
         }
         if let Some(minmax) = self.cutmix_minmax {
             check_minmax(minmax)?;
+        }
+        let (low, high) = self.resizemix_scale;
+        if !(low.is_finite() && high.is_finite() && 0.0 < low && low <= high && high <= 1.0) {
+            return Err(MixError::InvalidResizeScale { low, high });
         }
         for (name, value) in [("prob", self.prob), ("switch_prob", self.switch_prob)] {
             if !(value.is_finite() && (0.0..=1.0).contains(&value)) {
@@ -442,6 +501,23 @@ impl Mixer {
             (None, Some(_)) => true,
             (None, None) => unreachable!("draws are taken only while a method is on"),
         };
+        if cutmix && config.paste == Paste::ResizeMix {
+            let (height, width) = image.expect("CutMix draws are checked to be images");
+            let (low, high) = config.resizemix_scale;
+            let tau = low + (high - low) * rng.random::<f64>();
+            let side = |n: usize| ((tau * n as f64).round() as usize).clamp(1, n);
+            let (box_height, box_width) = (side(height), side(width));
+            let y0 = rng.random_range(0..=height - box_height);
+            let x0 = rng.random_range(0..=width - box_width);
+            let cut = CutBox {
+                y0,
+                y1: y0 + box_height,
+                x0,
+                x1: x0 + box_width,
+            };
+            let lambda = 1.0 - cut.area() as f64 / (height * width) as f64;
+            return (Op::Resize(cut), lambda);
+        }
         if cutmix {
             let lambda = betas.cutmix.as_ref().expect("chosen above").sample(rng);
             let (height, width) = image.expect("CutMix draws are checked to be images");

@@ -84,6 +84,17 @@ pub(crate) enum Op {
     Blend(f64),
     /// The partner's pixels inside the box.
     Paste(CutBox),
+    /// The whole partner, resized (nearest) to the box (ResizeMix).
+    Resize(CutBox),
+}
+
+impl Op {
+    fn cut_box(self) -> Option<CutBox> {
+        match self {
+            Op::Paste(cut) | Op::Resize(cut) => Some(cut),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -216,7 +227,7 @@ impl MixParams {
         lambda: f64,
         image: Option<(usize, usize)>,
     ) -> Self {
-        let image = matches!(op, Op::Paste(_)).then_some(image).flatten();
+        let image = op.cut_box().and(image);
         Self {
             draw_index: Some(draw_index),
             ..Self::from_ops(partners, Lambda::Batch(lambda), Ops::Batch(op), image)
@@ -237,11 +248,7 @@ impl MixParams {
                 partners[i] = i;
             }
         }
-        let image = ops
-            .iter()
-            .any(|op| matches!(op, Op::Paste(_)))
-            .then_some(image)
-            .flatten();
+        let image = ops.iter().find_map(|op| op.cut_box()).and(image);
         Self {
             draw_index: Some(draw_index),
             ..Self::from_ops(
@@ -314,10 +321,20 @@ impl MixParams {
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
     pub fn cut_box(&self, index: usize) -> Option<crate::CutBox> {
-        match self.op(index) {
-            Op::Paste(cut) => Some(cut),
-            _ => None,
-        }
+        self.op(index).cut_box()
+    }
+
+    /// Whether sample `index` receives its whole partner resized into its box
+    /// (ResizeMix) rather than the partner's pixels at the box (CutMix).
+    ///
+    /// ```
+    /// use burn_mixup::MixConfig;
+    /// let params = MixConfig::cutmix(1.0).with_seed(Some(2)).init()?.sample(&[2, 1, 8, 8])?;
+    /// assert!(!params.resizes(0));
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn resizes(&self, index: usize) -> bool {
+        matches!(self.op(index), Op::Resize(_))
     }
 
     /// The position of this draw in its mixer's stream (`None` for parameters built
@@ -406,6 +423,10 @@ impl MixParams {
                 let (height, width) = self.image.expect("boxes carry their image size");
                 let mask = box_mask::<B, D>(&[Some(*cut)], height, width, &device);
                 x.mask_where(mask.expand(dims), partners)
+            }
+            Ops::Batch(Op::Resize(cut)) => {
+                let all: Vec<usize> = (0..dims[0]).collect();
+                resize_paste(x, partners, &all, *cut, &device)
             }
             Ops::PerSample(ops) => mix_per_sample(x, partners, ops, self.image, &device),
         })
@@ -501,9 +522,58 @@ fn mix_per_sample<B: Backend, const D: usize>(
         .collect();
     if let Some((height, width)) = image.filter(|_| boxes.iter().any(Option::is_some)) {
         let mask = box_mask::<B, D>(&boxes, height, width, device);
-        out = out.mask_where(mask.expand(dims), partners);
+        out = out.mask_where(mask.expand(dims), partners.clone());
+    }
+    for (i, op) in ops.iter().enumerate() {
+        if let Op::Resize(cut) = op {
+            out = resize_paste(out, partners.clone(), &[i], *cut, device);
+        }
     }
     out
+}
+
+/// ResizeMix's paste: the `rows` samples' partners, resized to the box by nearest
+/// neighbour (output pixel `u` reads source pixel `floor(u * H / h)`, PyTorch's
+/// `nearest`), copied into the box. Selection and assignment only: every pixel is
+/// one of the partner's or the input's, bit for bit. `D` is 4 (checked by `mix`).
+fn resize_paste<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    partners: Tensor<B, D>,
+    rows: &[usize],
+    cut: CutBox,
+    device: &B::Device,
+) -> Tensor<B, D> {
+    let dims = x.dims();
+    let [batch, channels, height, width] = [dims[0], dims[1], dims[D - 2], dims[D - 1]];
+    let x = x.reshape([batch, channels, height, width]);
+    let partners: Tensor<B, 4> = partners.reshape([batch, channels, height, width]);
+    let nearest =
+        |out: usize, len: usize| -> Vec<usize> { (0..out).map(|u| u * len / out).collect() };
+    let (box_height, box_width) = (cut.y1 - cut.y0, cut.x1 - cut.x0);
+    let source_rows = index_tensor::<B>(&nearest(box_height, height), device);
+    let source_columns = index_tensor::<B>(&nearest(box_width, width), device);
+    let mut out = x;
+    // Contiguous runs of samples take one assignment each (the whole batch in
+    // `Batch` mode).
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start + 1;
+        while end < rows.len() && rows[end] == rows[end - 1] + 1 {
+            end += 1;
+        }
+        let (first, last) = (rows[start], rows[end - 1] + 1);
+        let small = partners
+            .clone()
+            .slice([first..last, 0..channels, 0..height, 0..width])
+            .select(2, source_rows.clone())
+            .select(3, source_columns.clone());
+        out = out.slice_assign(
+            [first..last, 0..channels, cut.y0..cut.y1, cut.x0..cut.x1],
+            small,
+        );
+        start = end;
+    }
+    out.reshape(dims)
 }
 
 /// `[rows, 1, H, W]`: true inside each row's box (no row box: all false).

@@ -194,6 +194,8 @@ fn bad_input_matrix_against_the_real_binary() {
         ("--bench-steps", "0"),
         ("--devices", "1"),
         ("--bce-target-thresh", "NaN"),
+        ("--resizemix-scale", "0,0.5"),
+        ("--resizemix-scale", "0.6,0.5"),
     ] {
         let out = p(&format!("num{}{}", flag, value));
         // The tiny run's own value of this flag gives way to the case's.
@@ -244,6 +246,29 @@ fn bad_input_matrix_against_the_real_binary() {
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
         Expect::Trains(root.join("milestones"), 1),
     );
+    for mode in ["batch", "elem"] {
+        let out = format!("resizemix-{mode}");
+        let args = with(&[
+            "--alpha",
+            "0",
+            "--cutmix-alpha",
+            "1",
+            "--paste",
+            "resizemix",
+            "--mix-mode",
+            mode,
+            "--workers",
+            "2",
+            "--out-dir",
+            &p(&out),
+        ]);
+        m.case(
+            &format!("--paste resizemix --mix-mode {mode} (trains)"),
+            root,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            Expect::Trains(root.join(&out), 1),
+        );
+    }
     let args = with(&[
         "--loss",
         "bce",

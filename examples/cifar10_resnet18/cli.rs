@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use burn_mixup::{MixMode, SmoothingConvention};
+use burn_mixup::{MixMode, Paste, SmoothingConvention};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Parser, ValueEnum};
 
@@ -18,6 +18,12 @@ pub enum ModeArg {
     Batch,
     Pair,
     Elem,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PasteArg {
+    Cutmix,
+    Resizemix,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -80,6 +86,14 @@ pub struct Cli {
     /// Chance of CutMix instead of Mixup when both are on.
     #[arg(long, default_value_t = 0.5)]
     pub switch_prob: f64,
+    /// What the CutMix family (--cutmix-alpha > 0) pastes: `cutmix` (the partner's
+    /// pixels in the box) or `resizemix` (the whole partner shrunk into the box).
+    /// ResizeMix alone: `--alpha 0 --cutmix-alpha 1 --paste resizemix`.
+    #[arg(long, value_enum, default_value = "cutmix")]
+    pub paste: PasteArg,
+    /// ResizeMix's range of box side ratios, LOW,HIGH.
+    #[arg(long, value_delimiter = ',', default_values_t = [0.1, 0.8])]
+    pub resizemix_scale: Vec<f64>,
     /// One lambda per batch, per pair, or per image.
     #[arg(long, value_enum, default_value = "batch")]
     pub mix_mode: ModeArg,
@@ -164,6 +178,16 @@ impl Cli {
         set!("alpha", c.mixup_alpha, self.alpha);
         set!("cutmix_alpha", c.cutmix_alpha, self.cutmix_alpha);
         set!("switch_prob", c.switch_prob, self.switch_prob);
+        let paste = match self.paste {
+            PasteArg::Cutmix => Paste::CutMix,
+            PasteArg::Resizemix => Paste::ResizeMix,
+        };
+        set!("paste", c.paste, paste);
+        set!(
+            "resizemix_scale",
+            c.resizemix_scale,
+            self.resizemix_scale.clone()
+        );
         let mode = [MixMode::Batch, MixMode::Pair, MixMode::Elem][self.mix_mode as usize];
         set!("mix_mode", c.mix_mode, mode);
         set!("mix_off_epoch", c.mix_off_epoch, self.mix_off_epoch);
@@ -320,6 +344,8 @@ mod tests {
             "--smoothing-convention",
             "--loss",
             "--bce-target-thresh",
+            "--paste",
+            "--resizemix-scale",
             "--seed",
             "--base-width",
             "--preact",

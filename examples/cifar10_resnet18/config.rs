@@ -9,7 +9,9 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn_mixup::BinaryCrossEntropyConfig;
 use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig, MixError, MixMode, Mixer};
-use burn_mixup::{MultiStepLrScheduler, MultiStepLrSchedulerConfig, Pairing, SmoothingConvention};
+use burn_mixup::{
+    MultiStepLrScheduler, MultiStepLrSchedulerConfig, Pairing, Paste, SmoothingConvention,
+};
 use thiserror::Error;
 
 use crate::checkpoint::fnv1a;
@@ -95,6 +97,13 @@ pub struct TrainingConfig {
     pub cutmix_alpha: f64,
     #[config(default = 0.5)]
     pub switch_prob: f64,
+    /// What the CutMix family pastes: the partner's box (CutMix) or the whole partner
+    /// resized into the box (ResizeMix).
+    #[config(default = "Paste::CutMix")]
+    pub paste: Paste,
+    /// ResizeMix's range of box side ratios.
+    #[config(default = "vec![0.1, 0.8]")]
+    pub resizemix_scale: Vec<f64>,
     #[config(default = "MixMode::Batch")]
     pub mix_mode: MixMode,
     /// First epoch (0-based) trained without mixing.
@@ -197,6 +206,15 @@ impl TrainingConfig {
                 fail("switch-prob", "a probability in [0, 1]", &c.switch_prob)
             }
             c if !(0.0..1.0).contains(&c.smoothing) => fail("smoothing", "in [0, 1)", &c.smoothing),
+            c if !matches!(c.resizemix_scale[..], [low, high] if 0.0 < low && low <= high && high <= 1.0) =>
+            {
+                let shown: Vec<String> = c.resizemix_scale.iter().map(f64::to_string).collect();
+                fail(
+                    "resizemix-scale",
+                    "LOW,HIGH with 0 < LOW <= HIGH <= 1",
+                    &shown.join(","),
+                )
+            }
             c if c.bce_target_thresh.is_some_and(|t| !t.is_finite()) => fail(
                 "bce-target-thresh",
                 "a finite number",
@@ -252,6 +270,11 @@ impl TrainingConfig {
             .with_mixup_alpha(self.mixup_alpha)
             .with_cutmix_alpha(self.cutmix_alpha)
             .with_switch_prob(self.switch_prob)
+            .with_paste(self.paste)
+            .with_resizemix_scale(match self.resizemix_scale[..] {
+                [low, high] => (low, high),
+                _ => (f64::NAN, f64::NAN), // refused by `init`, as by `validate`
+            })
             .with_mode(self.mix_mode)
             // A fresh permutation per batch, as the mixup paper's code.
             .with_pairing(Pairing::Permutation)
