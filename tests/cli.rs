@@ -1,5 +1,5 @@
-//! The bad-input matrix, against the real example binary (`cargo test` builds
-//! `target/debug/examples/cifar10_resnet18`): every case runs the program as a user
+//! The bad-input matrix, against the real example binary (built first with
+//! `cargo build --example cifar10_resnet18`): every case runs the program as a user
 //! would and checks the exit status, that the message names the bad value, and that
 //! nothing panicked. Inputs that are odd but valid (odd final batches in every mode
 //! with 0, 1 and 2 loader workers, milestones out of order, a resume from another
@@ -21,22 +21,50 @@ const FILES: [&str; 6] = [
     "test_batch.bin",
 ];
 
+/// The example binary, built (or brought up to date) first: `cargo test` builds the
+/// example only as a test harness, and a stale binary would test old code.
 fn binary() -> PathBuf {
-    // target/debug/deps/cli-<hash> -> target/debug/examples/cifar10_resnet18
-    let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let bin = bin
-        .join("examples")
-        .join(format!("cifar10_resnet18{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing: run through `cargo test` (it builds the example)",
-        bin.display()
-    );
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // target/<profile>/deps/cli-<hash> -> target/<profile> -> target
+            let exe = std::env::current_exe().expect("test binary path");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>");
+            let target_dir = profile_dir.parent().expect("target directory");
+            let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            build
+                .args([
+                    "build",
+                    "--quiet",
+                    "--example",
+                    "cifar10_resnet18",
+                    "--manifest-path",
+                ])
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+                .arg("--target-dir")
+                .arg(target_dir);
+            if profile_dir.ends_with("release") {
+                build.arg("--release");
+            }
+            if cfg!(feature = "cuda") {
+                build.args(["--features", "cuda"]);
+            }
+            let status = build.status().expect("cargo runs");
+            assert!(status.success(), "building the example failed");
+            let bin = profile_dir
+                .join("examples")
+                .join(format!("cifar10_resnet18{}", std::env::consts::EXE_SUFFIX));
+            assert!(
+                bin.is_file(),
+                "{} is missing after the build",
+                bin.display()
+            );
+            bin
+        })
+        .clone()
 }
 
 /// What a case must do.
