@@ -11,8 +11,9 @@
 #   scripts/kill-resume.sh                  # 5 kills (what .ci/run does)
 #   scripts/kill-resume.sh --count 20       # by hand
 #   scripts/kill-resume.sh --binary target/release/examples/cifar10_resnet18
-# Options: --epochs (default: twice the count, at least 8), --window S (kills land at a
-# uniformly random moment in the first S seconds of each process; default 4).
+# Options: --epochs (default: 10 per kill, so that kills land inside the run),
+# --window S (each kill lands at a uniformly random moment in the first S seconds of
+# its process; default 4).
 set -euo pipefail
 
 count=5
@@ -33,7 +34,7 @@ done
 if [ -z "$binary" ]; then
   binary="${CARGO_TARGET_DIR:-target}/debug/examples/cifar10_resnet18"
 fi
-[ -n "$epochs" ] || epochs=$((2 * count > 8 ? 2 * count : 8))
+[ -n "$epochs" ] || epochs=$((10 * count))
 [ -x "$binary" ] || { echo "error: no example binary at $binary (cargo build --example cifar10_resnet18)" >&2; exit 1; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -5,12 +5,13 @@
 //! accuracy without touching the model, with every option of timm and torchvision,
 //! checked against PyTorch's numbers, generic over every Burn backend.
 //!
-//! - [`MixConfig`] → [`Mixer`]: the one mixer. Mixup and CutMix, timm's
-//!   `batch`/`pair`/`elem` modes ([`MixMode`]), switching, `cutmix_minmax`,
-//!   `correct_lam`, schedules over epochs, three pairings ([`Pairing`]), explicit
-//!   seeded and resumable randomness. Presets [`MixConfig::mixup`] and
-//!   [`MixConfig::cutmix`]; a mixer with both alphas 0 is disabled and returns
-//!   batches unmixed through the same types.
+//! - [`MixConfig`] → [`Mixer`]: the one mixer. Mixup, CutMix and ResizeMix
+//!   ([`Paste`]), timm's `batch`/`pair`/`elem` modes ([`MixMode`]), switching,
+//!   `cutmix_minmax`, `correct_lam`, schedules over epochs, three pairings
+//!   ([`Pairing`]), explicit seeded and resumable randomness. Presets
+//!   [`MixConfig::mixup`], [`MixConfig::cutmix`] and [`MixConfig::resizemix`]; a
+//!   mixer with both alphas 0 is disabled and returns batches unmixed through the
+//!   same types.
 //! - [`Mixer::sample`] → [`MixParams`]: one draw (partners, [`Lambda`], [`CutBox`]es)
 //!   that replays on any tensor with the same batch dimension (Manifold Mixup).
 //! - [`MixedBatch`]: mixed inputs, both target sets and the draw, with the mixup
