@@ -424,10 +424,7 @@ impl MixParams {
                 let mask = box_mask::<B, D>(&[Some(*cut)], height, width, &device);
                 x.mask_where(mask.expand(dims), partners)
             }
-            Ops::Batch(Op::Resize(cut)) => {
-                let all: Vec<usize> = (0..dims[0]).collect();
-                resize_paste(x, partners, &all, *cut, &device)
-            }
+            Ops::Batch(Op::Resize(cut)) => resize_paste(x, partners, 0..dims[0], *cut, &device),
             Ops::PerSample(ops) => mix_per_sample(x, partners, ops, self.image, &device),
         })
     }
@@ -526,53 +523,37 @@ fn mix_per_sample<B: Backend, const D: usize>(
     }
     for (i, op) in ops.iter().enumerate() {
         if let Op::Resize(cut) = op {
-            out = resize_paste(out, partners.clone(), &[i], *cut, device);
+            out = resize_paste(out, partners.clone(), i..i + 1, *cut, device);
         }
     }
     out
 }
 
-/// ResizeMix's paste: the `rows` samples' partners, resized to the box by nearest
+/// ResizeMix's paste: the partners of the samples in `rows`, resized to the box by nearest
 /// neighbour (output pixel `u` reads source pixel `floor(u * H / h)`, PyTorch's
 /// `nearest`), copied into the box. Selection and assignment only: every pixel is
 /// one of the partner's or the input's, bit for bit. `D` is 4 (checked by `mix`).
 fn resize_paste<B: Backend, const D: usize>(
     x: Tensor<B, D>,
     partners: Tensor<B, D>,
-    rows: &[usize],
+    rows: std::ops::Range<usize>,
     cut: CutBox,
     device: &B::Device,
 ) -> Tensor<B, D> {
     let dims = x.dims();
     let [batch, channels, height, width] = [dims[0], dims[1], dims[D - 2], dims[D - 1]];
-    let x = x.reshape([batch, channels, height, width]);
+    let x: Tensor<B, 4> = x.reshape([batch, channels, height, width]);
     let partners: Tensor<B, 4> = partners.reshape([batch, channels, height, width]);
     let nearest =
         |out: usize, len: usize| -> Vec<usize> { (0..out).map(|u| u * len / out).collect() };
     let (box_height, box_width) = (cut.y1 - cut.y0, cut.x1 - cut.x0);
     let source_rows = index_tensor::<B>(&nearest(box_height, height), device);
     let source_columns = index_tensor::<B>(&nearest(box_width, width), device);
-    let mut out = x;
-    // Contiguous runs of samples take one assignment each (the whole batch in
-    // `Batch` mode).
-    let mut start = 0;
-    while start < rows.len() {
-        let mut end = start + 1;
-        while end < rows.len() && rows[end] == rows[end - 1] + 1 {
-            end += 1;
-        }
-        let (first, last) = (rows[start], rows[end - 1] + 1);
-        let small = partners
-            .clone()
-            .slice([first..last, 0..channels, 0..height, 0..width])
-            .select(2, source_rows.clone())
-            .select(3, source_columns.clone());
-        out = out.slice_assign(
-            [first..last, 0..channels, cut.y0..cut.y1, cut.x0..cut.x1],
-            small,
-        );
-        start = end;
-    }
+    let small = partners
+        .slice([rows.clone(), 0..channels, 0..height, 0..width])
+        .select(2, source_rows)
+        .select(3, source_columns);
+    let out = x.slice_assign([rows, 0..channels, cut.y0..cut.y1, cut.x0..cut.x1], small);
     out.reshape(dims)
 }
 
