@@ -52,6 +52,16 @@ pub enum MixError {
         /// The largest side ratio.
         high: f64,
     },
+    /// `cutmix_minmax` bounds CutMix's box sides; ResizeMix and FMix draw their
+    /// regions otherwise.
+    #[error("cutmix_minmax bounds CutMix boxes only; it cannot be used with paste {paste:?}")]
+    MinMaxNeedsCutMix {
+        /// The paste method that was asked for.
+        paste: crate::Paste,
+    },
+    /// FMix's decay power is negative or not finite.
+    #[error("fmix_decay_power must be a finite number >= 0, got {0}")]
+    InvalidDecayPower(f64),
     /// `batches_per_epoch` is 0.
     #[error("batches_per_epoch must be at least 1, got 0")]
     ZeroBatchesPerEpoch,

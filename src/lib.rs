@@ -5,11 +5,12 @@
 //! accuracy without touching the model, with every option of timm and torchvision,
 //! checked against PyTorch's numbers, generic over every Burn backend.
 //!
-//! - [`MixConfig`] → [`Mixer`]: the one mixer. Mixup, CutMix and ResizeMix
-//!   ([`Paste`]), timm's `batch`/`pair`/`elem` modes ([`MixMode`]), switching,
+//! - [`MixConfig`] → [`Mixer`]: the one mixer. Mixup, CutMix, ResizeMix and FMix
+//!   ([`Paste`], [`FourierMask`]), timm's `batch`/`pair`/`elem` modes ([`MixMode`]), switching,
 //!   `cutmix_minmax`, `correct_lam`, schedules over epochs, three pairings
 //!   ([`Pairing`]), explicit seeded and resumable randomness. Presets
-//!   [`MixConfig::mixup`], [`MixConfig::cutmix`] and [`MixConfig::resizemix`]; a
+//!   [`MixConfig::mixup`], [`MixConfig::cutmix`], [`MixConfig::resizemix`] and
+//!   [`MixConfig::fmix`]; a
 //!   mixer with both alphas 0 is disabled and returns batches unmixed through the
 //!   same types.
 //! - [`Mixer::sample`] → [`MixParams`]: one draw (partners, [`Lambda`], [`CutBox`]es)
@@ -66,6 +67,7 @@ mod batcher;
 mod bce;
 mod cutmix;
 mod error;
+mod fmix;
 mod loss;
 mod mixer;
 mod params;
@@ -82,6 +84,7 @@ pub use cutmix::CutBox;
 #[cfg(feature = "train")]
 pub use error::ScheduleError;
 pub use error::{LossError, MixError, check_targets};
+pub use fmix::FourierMask;
 pub use loss::{LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig, SmoothingConvention};
 pub use mixer::{MixConfig, MixMode, Mixer, Pairing, Paste};
 pub use params::{Lambda, MixParams};

@@ -1,9 +1,11 @@
-//! The one mixer: Mixup and CutMix with timm's modes, switching and schedules.
+//! The one mixer: Mixup and the CutMix family (CutMix, ResizeMix, FMix) with timm's
+//! modes, switching and schedules.
 //!
 //! [`MixConfig`] holds every option of timm's `Mixup` (`mixup_alpha`, `cutmix_alpha`,
-//! `cutmix_minmax`, `prob`, `switch_prob`, `mode`, `correct_lam`) plus the pairing,
-//! a schedule over epochs, and explicit randomness (seed and stream). [`Mixer`]
-//! draws [`MixParams`] per batch and applies them.
+//! `cutmix_minmax`, `prob`, `switch_prob`, `mode`, `correct_lam`) plus what the
+//! CutMix family pastes ([`Paste`]), the pairing, a schedule over epochs, and
+//! explicit randomness (seed and stream). [`Mixer`] draws [`MixParams`] per batch
+//! and applies them.
 //!
 //! | mode | lambda | partners | timm |
 //! |------|--------|----------|------|
@@ -24,6 +26,7 @@ use rand_distr::{Beta, Distribution};
 use crate::batch::MixedBatch;
 use crate::cutmix::{CutBox, check_minmax, cutmix_bbox_and_lambda};
 use crate::error::MixError;
+use crate::fmix::FourierMask;
 use crate::params::{MixParams, Op, check_batch};
 use crate::rng::{DrawCounter, draw_rng};
 
@@ -98,7 +101,7 @@ impl Default for Pairing {
     }
 }
 
-/// What the CutMix family pastes into a sample's box.
+/// What the CutMix family pastes into a sample: the method behind `cutmix_alpha`.
 ///
 /// ```
 /// use burn_mixup::{MixConfig, Paste};
@@ -107,6 +110,9 @@ impl Default for Pairing {
 /// let mixer = MixConfig::resizemix(0.1, 0.8).with_seed(Some(1)).init()?;
 /// let params = mixer.sample(&[4, 3, 32, 32])?;
 /// assert!(params.resizes(0) && params.cut_box(0).is_some());
+/// // FMix: the partner's pixels under a mask cut from low-frequency noise.
+/// let mixer = MixConfig::fmix(1.0, 3.0).with_seed(Some(1)).init()?;
+/// assert!(mixer.sample(&[4, 3, 32, 32])?.fourier_mask(0).is_some());
 /// assert_eq!(MixConfig::cutmix(1.0).paste, Paste::CutMix);
 /// # Ok::<(), burn_mixup::MixError>(())
 /// ```
@@ -120,6 +126,10 @@ pub enum Paste {
     /// box whose side ratio is `tau ~ U(resizemix_scale)`, at a uniformly random
     /// position; lambda is the kept area.
     ResizeMix,
+    /// FMix (Harris et al. 2020): the partner's pixels under a mask cut from
+    /// low-frequency Fourier noise (`fmix_decay_power`), of area share drawn from
+    /// Beta(`cutmix_alpha`, `cutmix_alpha`); lambda is the mask's exact mean.
+    FMix,
 }
 
 // Written out because `#[derive(Config)]` on an enum rejects `#[default]`.
@@ -164,15 +174,22 @@ pub struct MixConfig {
     /// When set, CutMix is on, box sides are drawn in these bounds and lambda always
     /// follows the box (timm's `cutmix_minmax`).
     pub cutmix_minmax: Option<(f64, f64)>,
-    /// What the CutMix family pastes: the partner's pixels at the box (CutMix) or
-    /// the whole partner resized into it (ResizeMix). `cutmix_alpha > 0` turns the
-    /// family on; ResizeMix draws its box from `resizemix_scale`, not from Beta.
+    /// What the CutMix family pastes: the partner's pixels at the box (CutMix), the
+    /// whole partner resized into it (ResizeMix), or the partner's pixels under a
+    /// Fourier mask (FMix). `cutmix_alpha > 0` turns the family on; ResizeMix draws
+    /// its box from `resizemix_scale`, not from Beta; `cutmix_minmax` is CutMix's
+    /// alone.
     #[config(default = "Paste::CutMix")]
     pub paste: Paste,
     /// ResizeMix's range `(low, high)` of the box's side ratio, `0 < low <= high <= 1`
     /// (the paper's 0.1 and 0.8).
     #[config(default = "(0.1, 0.8)")]
     pub resizemix_scale: (f64, f64),
+    /// FMix's decay power: the noise's spectrum falls as `1 / f^decay_power`, so
+    /// larger values give smoother, blob-like masks (the paper's default 3; 0 is
+    /// white noise). Finite and >= 0.
+    #[config(default = 3.0)]
+    pub fmix_decay_power: f64,
     /// Chance that a batch (an element or a pair, in `Elem`/`Pair` modes) is mixed.
     #[config(default = 1.0)]
     pub prob: f64,
@@ -243,11 +260,27 @@ impl MixConfig {
             .with_resizemix_scale((low, high))
     }
 
+    /// FMix only (Harris et al. 2020), as the paper trains: masks of area share
+    /// Beta(`alpha`, `alpha`) cut from noise of decay power `decay_power` (the
+    /// paper's defaults are 1 and 3).
+    ///
+    /// ```
+    /// use burn_mixup::{MixConfig, Paste};
+    /// let config = MixConfig::fmix(1.0, 3.0);
+    /// assert_eq!((config.paste, config.cutmix_alpha, config.fmix_decay_power), (Paste::FMix, 1.0, 3.0));
+    /// ```
+    pub fn fmix(alpha: f64, decay_power: f64) -> Self {
+        Self::cutmix(alpha)
+            .with_paste(Paste::FMix)
+            .with_fmix_decay_power(decay_power)
+    }
+
     /// Validates the configuration and builds the mixer.
     ///
     /// # Errors
     /// [`MixError::InvalidAlpha`] for a negative or non-finite alpha,
-    /// [`MixError::InvalidMinMax`], [`MixError::InvalidResizeScale`],
+    /// [`MixError::InvalidMinMax`], [`MixError::MinMaxNeedsCutMix`],
+    /// [`MixError::InvalidResizeScale`], [`MixError::InvalidDecayPower`],
     /// [`MixError::InvalidProbability`],
     /// [`MixError::ZeroBatchesPerEpoch`], and [`MixError::AsymmetricPairing`] for
     /// `Pair` mode with [`Pairing::Roll`].
@@ -268,6 +301,14 @@ impl MixConfig {
         }
         if let Some(minmax) = self.cutmix_minmax {
             check_minmax(minmax)?;
+            // ResizeMix and FMix have no box bounds: refusing beats ignoring.
+            if self.paste != Paste::CutMix {
+                return Err(MixError::MinMaxNeedsCutMix { paste: self.paste });
+            }
+        }
+        let decay = self.fmix_decay_power;
+        if !(decay.is_finite() && decay >= 0.0) {
+            return Err(MixError::InvalidDecayPower(decay));
         }
         let (low, high) = self.resizemix_scale;
         if !(low.is_finite() && high.is_finite() && 0.0 < low && low <= high && high <= 1.0) {
@@ -518,6 +559,13 @@ impl Mixer {
             let lambda = 1.0 - cut.area() as f64 / (height * width) as f64;
             return (Op::Resize(cut), lambda);
         }
+        if cutmix && config.paste == Paste::FMix {
+            let (height, width) = image.expect("CutMix draws are checked to be images");
+            let share = betas.cutmix.as_ref().expect("chosen above").sample(rng);
+            let mask = FourierMask::draw(height, width, config.fmix_decay_power, share, rng);
+            let lambda = mask.kept_fraction();
+            return (Op::Mask(Arc::new(mask)), lambda);
+        }
         if cutmix {
             let lambda = betas.cutmix.as_ref().expect("chosen above").sample(rng);
             let (height, width) = image.expect("CutMix draws are checked to be images");
@@ -648,7 +696,7 @@ impl Mixer {
                     let (op, lambda) = self.draw_op(&mut rng, &betas, image);
                     partners[i] = j;
                     partners[j] = i;
-                    ops[i] = op;
+                    ops[i] = op.clone();
                     ops[j] = op;
                     lambdas[i] = lambda;
                     lambdas[j] = lambda;

@@ -1,9 +1,12 @@
 //! One draw of the mixer ([`MixParams`]) and its replay on tensors.
 //!
 //! A draw says, for every sample, who its partner is and what happens: kept,
-//! blended (`x * lambda + partner * (1 - lambda)`) or pasted (a box of the partner
-//! copied in). Replaying it is exact: kept samples and pixels outside a box are the
-//! input's bits, pixels inside a box the partner's.
+//! blended (`x * lambda + partner * (1 - lambda)`) or pasted (a box of the partner,
+//! the partner resized into a box, or the partner's pixels under an FMix mask).
+//! Replaying it is exact: kept samples and pixels outside a box or mask are the
+//! input's bits, pixels inside the partner's.
+
+use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
@@ -11,6 +14,7 @@ use burn::tensor::{Bool, Int, Tensor, TensorData};
 use crate::batch::MixedBatch;
 use crate::cutmix::CutBox;
 use crate::error::MixError;
+use crate::fmix::FourierMask;
 
 /// The mixing coefficient of a batch: one for the whole batch, or one per sample
 /// (CutMix boxes, and the `Pair`/`Elem` modes of [`Mixer`](crate::Mixer)).
@@ -77,7 +81,7 @@ impl Lambda {
 }
 
 /// What happens to one sample.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Op {
     Keep,
     /// `x * weight + partner * (1 - weight)`.
@@ -86,14 +90,23 @@ pub(crate) enum Op {
     Paste(CutBox),
     /// The whole partner, resized (nearest) to the box (ResizeMix).
     Resize(CutBox),
+    /// The partner's pixels where the FMix mask says so. Shared, not copied, by the
+    /// two samples of a pair.
+    Mask(Arc<FourierMask>),
 }
 
 impl Op {
-    fn cut_box(self) -> Option<CutBox> {
+    fn cut_box(&self) -> Option<CutBox> {
         match self {
-            Op::Paste(cut) | Op::Resize(cut) => Some(cut),
+            Op::Paste(cut) | Op::Resize(cut) => Some(*cut),
             _ => None,
         }
+    }
+
+    /// Whether the operation works on image regions (and so needs `[B, C, H, W]`
+    /// inputs of the size it was drawn for).
+    fn has_region(&self) -> bool {
+        matches!(self, Op::Paste(_) | Op::Resize(_) | Op::Mask(_))
     }
 }
 
@@ -227,7 +240,7 @@ impl MixParams {
         lambda: f64,
         image: Option<(usize, usize)>,
     ) -> Self {
-        let image = op.cut_box().and(image);
+        let image = image.filter(|_| op.has_region());
         Self {
             draw_index: Some(draw_index),
             ..Self::from_ops(partners, Lambda::Batch(lambda), Ops::Batch(op), image)
@@ -248,7 +261,7 @@ impl MixParams {
                 partners[i] = i;
             }
         }
-        let image = ops.iter().find_map(|op| op.cut_box()).and(image);
+        let image = image.filter(|_| ops.iter().any(Op::has_region));
         Self {
             draw_index: Some(draw_index),
             ..Self::from_ops(
@@ -337,6 +350,23 @@ impl MixParams {
         matches!(self.op(index), Op::Resize(_))
     }
 
+    /// The FMix mask of sample `index`, if FMix mixed it.
+    ///
+    /// ```
+    /// use burn_mixup::MixConfig;
+    /// let params = MixConfig::fmix(1.0, 3.0).with_seed(Some(2)).init()?.sample(&[2, 1, 8, 8])?;
+    /// let mask = params.fourier_mask(0).expect("FMix masks every mixed sample");
+    /// assert_eq!(mask.kept_fraction(), params.lambda().of_sample(0));
+    /// assert_eq!(params.cut_box(0), None); // a mask, not a box
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn fourier_mask(&self, index: usize) -> Option<&FourierMask> {
+        match self.op(index) {
+            Op::Mask(mask) => Some(mask),
+            _ => None,
+        }
+    }
+
     /// The position of this draw in its mixer's stream (`None` for parameters built
     /// by hand). Save `draw_index + 1` of the last batch a training loop consumed
     /// and give it to [`Mixer::resume_at`](crate::Mixer::resume_at) to resume.
@@ -357,13 +387,13 @@ impl MixParams {
     /// assert!(!burn_mixup::MixParams::identity(4).is_mixed());
     /// ```
     pub fn is_mixed(&self) -> bool {
-        (0..self.batch_size()).any(|i| self.partners[i] != i && self.op(i) != Op::Keep)
+        (0..self.batch_size()).any(|i| self.partners[i] != i && *self.op(i) != Op::Keep)
     }
 
-    fn op(&self, index: usize) -> Op {
+    fn op(&self, index: usize) -> &Op {
         match &self.ops {
-            Ops::Batch(op) => *op,
-            Ops::PerSample(ops) => ops[index],
+            Ops::Batch(op) => op,
+            Ops::PerSample(ops) => &ops[index],
         }
     }
 
@@ -419,9 +449,9 @@ impl MixParams {
             Ops::Batch(Op::Keep) => x,
             // The reference formula, with a scalar weight: `x * lam + x' * (1 - lam)`.
             Ops::Batch(Op::Blend(lambda)) => x * *lambda + partners * (1.0 - *lambda),
-            Ops::Batch(Op::Paste(cut)) => {
-                let (height, width) = self.image.expect("boxes carry their image size");
-                let mask = box_mask::<B, D>(&[Some(*cut)], height, width, &device);
+            Ops::Batch(op @ (Op::Paste(_) | Op::Mask(_))) => {
+                let (height, width) = self.image.expect("regions carry their image size");
+                let mask = paste_mask::<B, D>(std::slice::from_ref(op), height, width, &device);
                 x.mask_where(mask.expand(dims), partners)
             }
             Ops::Batch(Op::Resize(cut)) => resize_paste(x, partners, 0..dims[0], *cut, &device),
@@ -473,7 +503,8 @@ impl MixParams {
 
 /// Per-sample blends and pastes: blended rows take `x * w + p * (1 - w)` with one
 /// weight per sample (`[B, 1, ..., 1]`), pasted rows take the partner's pixels in
-/// their box, and every other value is selected from `x` untouched.
+/// their box or under their FMix mask (one `mask_where` for all of them), resized
+/// rows the shrunk partner, and every other value is selected from `x` untouched.
 fn mix_per_sample<B: Backend, const D: usize>(
     x: Tensor<B, D>,
     partners: Tensor<B, D>,
@@ -510,15 +541,9 @@ fn mix_per_sample<B: Backend, const D: usize>(
         out = out.mask_where(rows.expand(dims), blended);
     }
 
-    let boxes: Vec<Option<CutBox>> = ops
-        .iter()
-        .map(|op| match op {
-            Op::Paste(cut) => Some(*cut),
-            _ => None,
-        })
-        .collect();
-    if let Some((height, width)) = image.filter(|_| boxes.iter().any(Option::is_some)) {
-        let mask = box_mask::<B, D>(&boxes, height, width, device);
+    let pastes = ops.iter().any(|op| matches!(op, Op::Paste(_) | Op::Mask(_)));
+    if let Some((height, width)) = image.filter(|_| pastes) {
+        let mask = paste_mask::<B, D>(ops, height, width, device);
         out = out.mask_where(mask.expand(dims), partners.clone());
     }
     for (i, op) in ops.iter().enumerate() {
@@ -557,24 +582,30 @@ fn resize_paste<B: Backend, const D: usize>(
     out.reshape(dims)
 }
 
-/// `[rows, 1, H, W]`: true inside each row's box (no row box: all false).
-fn box_mask<B: Backend, const D: usize>(
-    boxes: &[Option<CutBox>],
+/// `[rows, 1, H, W]`: true where each row takes its partner's pixel, inside its
+/// CutMix box or under its FMix mask (rows with neither: all false). Built on the
+/// host and sent once, so a batch of per-sample regions costs one `mask_where`.
+fn paste_mask<B: Backend, const D: usize>(
+    ops: &[Op],
     height: usize,
     width: usize,
     device: &B::Device,
 ) -> Tensor<B, D, Bool> {
-    let mut inside = vec![false; boxes.len() * height * width];
-    for (row, cut) in boxes.iter().enumerate() {
-        if let Some(cut) = cut {
-            let image = &mut inside[row * height * width..(row + 1) * height * width];
-            for y in cut.y0..cut.y1 {
-                image[y * width + cut.x0..y * width + cut.x1].fill(true);
+    let plane = height * width;
+    let mut inside = vec![false; ops.len() * plane];
+    for (op, image) in ops.iter().zip(inside.chunks_exact_mut(plane)) {
+        match op {
+            Op::Paste(cut) => {
+                for y in cut.y0..cut.y1 {
+                    image[y * width + cut.x0..y * width + cut.x1].fill(true);
+                }
             }
+            Op::Mask(mask) => image.copy_from_slice(mask.partner_pixels()),
+            _ => {}
         }
     }
     let mut shape = [1usize; D];
-    shape[0] = boxes.len();
+    shape[0] = ops.len();
     shape[D - 2] = height;
     shape[D - 1] = width;
     Tensor::from_data(TensorData::new(inside, shape), device)

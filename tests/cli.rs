@@ -49,8 +49,11 @@ fn binary() -> PathBuf {
             if profile_dir.ends_with("release") {
                 build.arg("--release");
             }
-            if cfg!(feature = "cuda") {
-                build.args(["--features", "cuda"]);
+            // The same features as this test, so the binary matches it.
+            for (on, feature) in [(cfg!(feature = "cuda"), "cuda"), (cfg!(feature = "wgpu"), "wgpu")] {
+                if on {
+                    build.args(["--features", feature]);
+                }
             }
             let status = build.status().expect("cargo runs");
             assert!(status.success(), "building the example failed");
@@ -224,6 +227,8 @@ fn bad_input_matrix_against_the_real_binary() {
         ("--bce-target-thresh", "NaN"),
         ("--resizemix-scale", "0,0.5"),
         ("--resizemix-scale", "0.6,0.5"),
+        ("--fmix-decay-power", "-1"),
+        ("--fmix-decay-power", "NaN"),
     ] {
         let out = p(&format!("num{}{}", flag, value));
         // The tiny run's own value of this flag gives way to the case's.
@@ -251,6 +256,20 @@ fn bad_input_matrix_against_the_real_binary() {
             fails(&["backend", "--features cuda"]),
         );
     }
+    if cfg!(not(feature = "wgpu")) {
+        m.case(
+            "--backend wgpu without the feature",
+            root,
+            &["--backend", "wgpu", "--synthetic", "21"],
+            fails(&["backend", "--features wgpu"]),
+        );
+    }
+    m.case(
+        "--mix fmix with --cutmix-alpha 0 (would not mix)",
+        root,
+        &["--synthetic", "21", "--mix", "fmix", "--out-dir", &p("nofmix")],
+        fails(&["paste", "fmix", "cutmix-alpha"]),
+    );
     m.case(
         "--batch-size larger than the data",
         root,
@@ -274,15 +293,20 @@ fn bad_input_matrix_against_the_real_binary() {
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
         Expect::Trains(root.join("milestones"), 1),
     );
-    for mode in ["batch", "elem"] {
-        let out = format!("resizemix-{mode}");
+    for (paste, mode) in [
+        ("resizemix", "batch"),
+        ("resizemix", "elem"),
+        ("fmix", "batch"),
+        ("fmix", "pair"),
+    ] {
+        let out = format!("{paste}-{mode}");
         let args = with(&[
             "--alpha",
             "0",
             "--cutmix-alpha",
             "1",
             "--paste",
-            "resizemix",
+            paste,
             "--mix-mode",
             mode,
             "--workers",
@@ -291,7 +315,7 @@ fn bad_input_matrix_against_the_real_binary() {
             &p(&out),
         ]);
         m.case(
-            &format!("--paste resizemix --mix-mode {mode} (trains)"),
+            &format!("--paste {paste} --mix-mode {mode} (trains)"),
             root,
             &args.iter().map(String::as_str).collect::<Vec<_>>(),
             Expect::Trains(root.join(&out), 1),

@@ -24,6 +24,7 @@ pub enum ModeArg {
 pub enum PasteArg {
     Cutmix,
     Resizemix,
+    Fmix,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,13 +88,17 @@ pub struct Cli {
     #[arg(long, default_value_t = 0.5)]
     pub switch_prob: f64,
     /// What the CutMix family (--cutmix-alpha > 0) pastes: `cutmix` (the partner's
-    /// pixels in the box) or `resizemix` (the whole partner shrunk into the box).
-    /// ResizeMix alone: `--alpha 0 --cutmix-alpha 1 --paste resizemix`.
-    #[arg(long, value_enum, default_value = "cutmix")]
+    /// pixels in the box), `resizemix` (the whole partner shrunk into the box) or
+    /// `fmix` (the partner's pixels under a low-frequency Fourier mask). FMix alone:
+    /// `--alpha 0 --cutmix-alpha 1 --paste fmix` (`--mix` is the same flag).
+    #[arg(long, visible_alias = "mix", value_enum, default_value = "cutmix")]
     pub paste: PasteArg,
     /// ResizeMix's range of box side ratios, LOW,HIGH.
     #[arg(long, value_delimiter = ',', default_values_t = [0.1, 0.8])]
     pub resizemix_scale: Vec<f64>,
+    /// FMix's decay power: larger gives smoother masks (the paper's 3).
+    #[arg(long, default_value_t = 3.0)]
+    pub fmix_decay_power: f64,
     /// One lambda per batch, per pair, or per image.
     #[arg(long, value_enum, default_value = "batch")]
     pub mix_mode: ModeArg,
@@ -129,7 +134,8 @@ pub struct Cli {
     /// Evaluate on the first N test images only.
     #[arg(long)]
     pub test_limit: Option<usize>,
-    /// Compute backend [default: cuda with --features cuda, else flex].
+    /// Compute backend [default: cuda with --features cuda, else flex]; wgpu needs
+    /// `--features wgpu` (any Vulkan driver, e.g. Mesa's lavapipe on the CPU).
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
     /// Device indices, e.g. 0,1,2,3: several GPUs train data-parallel through
@@ -181,6 +187,7 @@ impl Cli {
         let paste = match self.paste {
             PasteArg::Cutmix => Paste::CutMix,
             PasteArg::Resizemix => Paste::ResizeMix,
+            PasteArg::Fmix => Paste::FMix,
         };
         set!("paste", c.paste, paste);
         set!(
@@ -188,6 +195,7 @@ impl Cli {
             c.resizemix_scale,
             self.resizemix_scale.clone()
         );
+        set!("fmix_decay_power", c.fmix_decay_power, self.fmix_decay_power);
         let mode = [MixMode::Batch, MixMode::Pair, MixMode::Elem][self.mix_mode as usize];
         set!("mix_mode", c.mix_mode, mode);
         set!("mix_off_epoch", c.mix_off_epoch, self.mix_off_epoch);
@@ -346,6 +354,7 @@ mod tests {
             "--bce-target-thresh",
             "--paste",
             "--resizemix-scale",
+            "--fmix-decay-power",
             "--seed",
             "--base-width",
             "--preact",

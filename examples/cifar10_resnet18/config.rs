@@ -37,6 +37,9 @@ pub enum BackendKind {
     Ndarray,
     /// burn-cuda (build with `--features cuda`; the default there).
     Cuda,
+    /// burn-wgpu (build with `--features wgpu`): burn-cuda's cubecl kernels on any
+    /// Vulkan driver, Mesa's lavapipe (CPU) included: the GPU code path without a GPU.
+    Wgpu,
 }
 
 impl BackendKind {
@@ -97,13 +100,16 @@ pub struct TrainingConfig {
     pub cutmix_alpha: f64,
     #[config(default = 0.5)]
     pub switch_prob: f64,
-    /// What the CutMix family pastes: the partner's box (CutMix) or the whole partner
-    /// resized into the box (ResizeMix).
+    /// What the CutMix family pastes: the partner's box (CutMix), the whole partner
+    /// resized into the box (ResizeMix), or the partner under a Fourier mask (FMix).
     #[config(default = "Paste::CutMix")]
     pub paste: Paste,
     /// ResizeMix's range of box side ratios.
     #[config(default = "vec![0.1, 0.8]")]
     pub resizemix_scale: Vec<f64>,
+    /// FMix's decay power.
+    #[config(default = 3.0)]
+    pub fmix_decay_power: f64,
     #[config(default = "MixMode::Batch")]
     pub mix_mode: MixMode,
     /// First epoch (0-based) trained without mixing.
@@ -215,6 +221,17 @@ impl TrainingConfig {
                     &shown.join(","),
                 )
             }
+            c if !(c.fmix_decay_power.is_finite() && c.fmix_decay_power >= 0.0) => fail(
+                "fmix-decay-power",
+                "a finite number >= 0",
+                &c.fmix_decay_power,
+            ),
+            // A paste method with the family off would train without it, silently.
+            c if c.paste != Paste::CutMix && c.cutmix_alpha == 0.0 => fail(
+                "paste",
+                "cutmix (the default) while --cutmix-alpha is 0; add --cutmix-alpha 1",
+                &format!("{:?}", c.paste).to_lowercase(),
+            ),
             c if c.bce_target_thresh.is_some_and(|t| !t.is_finite()) => fail(
                 "bce-target-thresh",
                 "a finite number",
@@ -234,6 +251,11 @@ impl TrainingConfig {
                 "backend",
                 "flex or ndarray in a build without `--features cuda`",
                 &"cuda",
+            ),
+            c if c.backend == BackendKind::Wgpu && cfg!(not(feature = "wgpu")) => fail(
+                "backend",
+                "flex or ndarray in a build without `--features wgpu`",
+                &"wgpu",
             ),
             c if !c.batch_size.is_multiple_of(c.devices.len()) => fail(
                 "batch-size",
@@ -275,6 +297,7 @@ impl TrainingConfig {
                 [low, high] => (low, high),
                 _ => (f64::NAN, f64::NAN), // refused by `init`, as by `validate`
             })
+            .with_fmix_decay_power(self.fmix_decay_power)
             .with_mode(self.mix_mode)
             // A fresh permutation per batch, as the mixup paper's code.
             .with_pairing(Pairing::Permutation)

@@ -123,7 +123,7 @@ fn run_on<B: AutodiffBackend>(
         println!("{json}");
         return Ok(());
     }
-    if config.backend != BackendKind::Cuda {
+    if matches!(config.backend, BackendKind::Flex | BackendKind::Ndarray) {
         let seconds = estimate_seconds::<B>(config, &devices[0], &data);
         if seconds > 600.0 {
             eprintln!(
@@ -236,6 +236,17 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), TrainError> {
         BackendKind::Cuda => {
             return Err(TrainError::Device(
                 "this build has no CUDA backend: rebuild with `--features cuda`".into(),
+            ));
+        }
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => {
+            let devices = vec![burn_wgpu::WgpuDevice::default()];
+            run_on::<Autodiff<burn_wgpu::Wgpu>>(&cli, &config, data, devices, options)?
+        }
+        #[cfg(not(feature = "wgpu"))]
+        BackendKind::Wgpu => {
+            return Err(TrainError::Device(
+                "this build has no wgpu backend: rebuild with `--features wgpu`".into(),
             ));
         }
     }

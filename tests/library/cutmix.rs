@@ -1,6 +1,7 @@
-//! CutMix: boxes are pasted, not added. Outside a box every value is the input's,
-//! bit for bit (NaN, inf and -0.0 included); inside, the partner's; unmixed samples
-//! are untouched. Plus the box statistics against closed forms.
+//! The CutMix family: boxes and masks are pasted, not added. Outside a box (or an
+//! FMix mask) every value is the input's, bit for bit (NaN, inf and -0.0 included);
+//! inside, the partner's; unmixed samples are untouched. Plus the box statistics
+//! against closed forms (FMix's mask statistics are in `fmix.rs`).
 
 use burn::tensor::{Tensor, TensorData};
 use burn_mixup::{CutBox, Lambda, MixConfig, MixError, MixMode, MixParams, Pairing, Paste};
@@ -10,7 +11,7 @@ use crate::mixer::{C, constant_images, labels};
 
 /// Images whose values are all distinct and include the values arithmetic would
 /// damage: NaN, +inf, -inf, -0.0.
-fn special_images(batch: usize, height: usize, width: usize) -> Vec<f32> {
+pub fn special_images(batch: usize, height: usize, width: usize) -> Vec<f32> {
     let mut values = noise(batch * C * height * width, 77, 5.0);
     for (i, v) in values.iter_mut().enumerate() {
         match i % 7 {
@@ -25,9 +26,10 @@ fn special_images(batch: usize, height: usize, width: usize) -> Vec<f32> {
 }
 
 /// Checks every value of every output image against the draw: inside sample `i`'s
-/// box the partner's bits, outside (and in kept samples) the input's bits, blended
-/// samples by the formula. Returns how many boxes were checked.
-fn check_exact(
+/// box or FMix mask the partner's bits, outside (and in kept samples) the input's
+/// bits, blended samples by the formula. Returns how many boxes and masks were
+/// checked.
+pub fn check_exact(
     params: &MixParams,
     input: &[f32],
     output: &[f32],
@@ -39,12 +41,19 @@ fn check_exact(
     for i in 0..params.batch_size() {
         let j = params.partners()[i];
         let cut = params.cut_box(i);
-        boxes += cut.is_some() as usize;
+        let mask = params.fourier_mask(i);
+        boxes += (cut.is_some() || mask.is_some()) as usize;
         for c in 0..C {
             for y in 0..height {
                 for x in 0..width {
                     let at = |s: usize| (s * C + c) * plane + y * width + x;
                     let got = output[at(i)];
+                    if let Some(mask) = mask {
+                        let from = if mask.takes_partner(y, x) { j } else { i };
+                        let expected = input[at(from)];
+                        assert_eq!(got.to_bits(), expected.to_bits(), "FMix sample {i} ({y}, {x})");
+                        continue;
+                    }
                     let expected = match cut {
                         // ResizeMix: the partner's pixel that nearest-neighbour
                         // resizing maps here, floor(u * H / h).
@@ -99,6 +108,8 @@ fn boxes_are_pasted_bit_for_bit_in_every_mode() {
             (false, 0.6, Paste::CutMix),
             (true, 1.0, Paste::ResizeMix),
             (false, 0.6, Paste::ResizeMix),
+            (true, 1.0, Paste::FMix),
+            (false, 0.6, Paste::FMix),
         ] {
             let config = if cutmix_only {
                 MixConfig::cutmix(1.0)

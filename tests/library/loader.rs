@@ -54,7 +54,8 @@ fn loader(
 }
 
 /// 11 items in batches of 4 leave a final batch of 3 (or, split over two workers,
-/// odd batches on each): every mode, pairing and method trains on them.
+/// odd batches on each): every mode, pairing and method (Mixup, CutMix, both,
+/// ResizeMix, FMix) trains on them.
 #[test]
 fn odd_final_batches_train_in_every_mode_with_0_and_2_workers() {
     let criterion = LabelSmoothingCrossEntropyConfig::new()
@@ -64,6 +65,8 @@ fn odd_final_batches_train_in_every_mode_with_0_and_2_workers() {
         MixConfig::mixup(1.0),
         MixConfig::cutmix(1.0),
         MixConfig::new().with_cutmix_alpha(1.0),
+        MixConfig::resizemix(0.1, 0.8),
+        MixConfig::fmix(1.0, 3.0),
     ];
     let mut runs = 0;
     for workers in [0, 2] {
@@ -103,7 +106,7 @@ fn odd_final_batches_train_in_every_mode_with_0_and_2_workers() {
             }
         }
     }
-    assert_eq!(runs, 2 * 8 * 3);
+    assert_eq!(runs, 2 * 8 * 5);
 }
 
 fn wait_for(mixer: &Mixer, draws: u64) {

@@ -5,6 +5,7 @@
 mod bce;
 mod common;
 mod cutmix;
+mod fmix;
 mod loader;
 mod losses;
 mod mixer;

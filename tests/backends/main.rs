@@ -1,0 +1,301 @@
+//! The library's numeric checks that matter most, generic over the backend: the
+//! losses against the PyTorch/timm reference values (forward and gradient through
+//! burn-autodiff), every mixing method replayed on the host (pasted pixels bit for
+//! bit, blends to a tolerance), and the batcher.
+//!
+//! They run on burn-ndarray and burn-flex in every `cargo test`, and on burn-wgpu
+//! with `--features wgpu`: burn-wgpu runs the cubecl kernels of burn-cuda (JIT
+//! compiled, 32-bit integers, asynchronous execution), so on Mesa's lavapipe
+//! (software Vulkan) it exercises the GPU code path on a machine without a GPU.
+//! `.ci/run` runs that when a Vulkan driver is present.
+//!
+//! Each check measures its largest deviation and asserts the backend's tolerance;
+//! `cargo test --test backends -- --nocapture` prints them (BENCHMARKS.md has the
+//! table).
+#![allow(dead_code)]
+
+#[path = "../library/common.rs"]
+mod common;
+
+use burn::backend::Autodiff;
+use burn::data::dataloader::batcher::Batcher;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor, TensorData};
+use burn_mixup::{
+    BinaryCrossEntropyConfig, LabelSmoothingCrossEntropyConfig, MixConfig, MixMode, MixParams,
+    MixupBatcher, Pairing, SmoothingConvention,
+};
+
+use common::{flat, floats, ints, noise, refs, refs_v2, to_vec};
+
+/// Largest deviations of one backend from the references.
+#[derive(Debug, Default)]
+struct Deviation {
+    /// Relative error of a loss value.
+    loss: f64,
+    /// Absolute error of a gradient element.
+    grad: f64,
+}
+
+impl Deviation {
+    fn loss(&mut self, got: f32, want: &serde_json::Value) {
+        let want = want.as_f64().expect("a reference number");
+        assert!(got.is_finite(), "loss {got}, reference {want}");
+        self.loss = self.loss.max(((got as f64 - want) / want).abs());
+    }
+
+    fn grad(&mut self, got: Vec<f32>, want: &serde_json::Value) {
+        let want = flat(want).0;
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!(g.is_finite(), "gradient {g}, reference {w}");
+            self.grad = self.grad.max((*g as f64 - w).abs());
+        }
+    }
+}
+
+/// PyTorch's label smoothing and the tutorial's (both conventions), the mixup
+/// criterion on a fixed permutation, and timm's BCE on mixup targets (all 8
+/// combinations of smoothing, threshold and pos_weight).
+fn losses<A: AutodiffBackend>() -> Deviation {
+    let device = Default::default();
+    let mut deviation = Deviation::default();
+    let refs = refs();
+    for (key, convention) in [
+        ("a_pytorch_label_smoothing", SmoothingConvention::Uniform),
+        ("b_tutorial_label_smoothing", SmoothingConvention::OffTarget),
+    ] {
+        let case = &refs[key];
+        for result in case["results"].as_array().unwrap() {
+            let ce = LabelSmoothingCrossEntropyConfig::new()
+                .with_smoothing(result["eps"].as_f64().unwrap())
+                .with_convention(convention)
+                .init::<A>(&device)
+                .unwrap();
+            let logits = floats::<A, 2>(&case["logits"]).require_grad();
+            let loss = ce.forward(logits.clone(), ints::<A>(&case["targets"]));
+            let grad = logits.grad(&loss.backward()).unwrap();
+            deviation.loss(to_vec(loss.inner())[0], &result["loss_mean"]);
+            deviation.grad(to_vec(grad), &result["grad_mean"]);
+        }
+    }
+
+    let case = &refs["d_mixup_criterion"];
+    let permutation: Vec<usize> = flat(&case["perm"]).0.iter().map(|&p| p as usize).collect();
+    let params = MixParams::blend(case["lam"].as_f64().unwrap(), permutation).unwrap();
+    for result in case["results"].as_array().unwrap() {
+        let batch = params
+            .mix_batch(Tensor::<A, 2>::zeros([8, 1], &device), ints::<A>(&case["y_a"]))
+            .unwrap();
+        let ce = LabelSmoothingCrossEntropyConfig::new()
+            .with_smoothing(result["eps"].as_f64().unwrap())
+            .init::<A>(&device)
+            .unwrap();
+        let logits = floats::<A, 2>(&case["logits"]).require_grad();
+        let loss = batch.loss(logits.clone(), &ce);
+        let grad = logits.grad(&loss.backward()).unwrap();
+        deviation.loss(to_vec(loss.inner())[0], &result["criterion_loss_mean"]);
+        deviation.grad(to_vec(grad), &result["criterion_grad_mean"]);
+    }
+
+    let refs = refs_v2();
+    let case = &refs["j_binary_cross_entropy"];
+    let permutation: Vec<usize> = flat(&case["perm"]).0.iter().map(|&p| p as usize).collect();
+    let targets = ints::<A>(&case["targets"]);
+    let [size] = targets.dims();
+    let batch = MixParams::blend(case["lam"].as_f64().unwrap(), permutation)
+        .unwrap()
+        .mix_batch(Tensor::<A, 2>::zeros([size, 1], &device), targets)
+        .unwrap();
+    for result in case["results"].as_array().unwrap() {
+        let logits = floats::<A, 2>(&case["logits"]).require_grad();
+        let [_, classes] = logits.dims();
+        let bce = BinaryCrossEntropyConfig::new()
+            .with_smoothing(result["smoothing"].as_f64().unwrap())
+            .with_target_threshold(result["target_threshold"].as_f64())
+            .with_pos_weight(result["pos_weight"].as_f64().map(|p| vec![p as f32; classes]))
+            .init::<A>(&device)
+            .unwrap();
+        let loss = bce.forward_mixed(logits.clone(), &batch);
+        let grad = logits.grad(&loss.backward()).unwrap();
+        deviation.loss(to_vec(loss.inner())[0], &result["loss_mean"]);
+        deviation.grad(to_vec(grad), &result["grad_mean"]);
+    }
+    deviation
+}
+
+const CHANNELS: usize = 2;
+
+/// Distinct values with -0.0 and infinities among them, which arithmetic would
+/// change but a selection keeps.
+fn images(batch: usize, height: usize, width: usize) -> Vec<f32> {
+    let mut values = noise(batch * CHANNELS * height * width, 5, 4.0);
+    for (i, v) in values.iter_mut().enumerate() {
+        match i % 11 {
+            0 => *v = -0.0,
+            1 => *v = f32::INFINITY,
+            2 => *v = f32::NEG_INFINITY,
+            _ => {}
+        }
+    }
+    values
+}
+
+/// Replays `params` on the host and compares with `output`: pasted, masked, resized
+/// and kept pixels bit for bit, blends (`x * l + p * (1 - l)`) to within their
+/// largest error, which is returned (0 with no blend).
+fn check_replay(params: &MixParams, input: &[f32], output: &[f32], height: usize, width: usize) -> f64 {
+    let plane = height * width;
+    let mut blend_error: f64 = 0.0;
+    for i in 0..params.batch_size() {
+        let j = params.partners()[i];
+        let lambda = params.lambda().of_sample(i);
+        for c in 0..CHANNELS {
+            for y in 0..height {
+                for x in 0..width {
+                    let at = |s: usize, y: usize, x: usize| (s * CHANNELS + c) * plane + y * width + x;
+                    let got = output[at(i, y, x)];
+                    let from = if let Some(mask) = params.fourier_mask(i) {
+                        input[at(if mask.takes_partner(y, x) { j } else { i }, y, x)]
+                    } else if let Some(cut) = params.cut_box(i) {
+                        match (cut.contains(y, x), params.resizes(i)) {
+                            (false, _) => input[at(i, y, x)],
+                            (true, false) => input[at(j, y, x)],
+                            (true, true) => {
+                                let sy = (y - cut.y0) * height / (cut.y1 - cut.y0);
+                                let sx = (x - cut.x0) * width / (cut.x1 - cut.x0);
+                                input[at(j, sy, sx)]
+                            }
+                        }
+                    } else if lambda == 1.0 {
+                        input[at(i, y, x)]
+                    } else {
+                        let want = input[at(i, y, x)] as f64 * lambda
+                            + input[at(j, y, x)] as f64 * (1.0 - lambda);
+                        if want.is_finite() {
+                            blend_error = blend_error.max((got as f64 - want).abs());
+                        }
+                        continue;
+                    };
+                    assert_eq!(got.to_bits(), from.to_bits(), "sample {i} channel {c} ({y}, {x}): {got} vs {from}");
+                }
+            }
+        }
+    }
+    blend_error
+}
+
+/// Every method in the modes that matter, seeded: returns the largest blend error.
+fn mixing<BK: Backend>() -> f64 {
+    let (batch, height, width) = (7, 6, 9);
+    let input = images(batch, height, width);
+    let x = Tensor::<BK, 4>::from_data(
+        TensorData::new(input.clone(), [batch, CHANNELS, height, width]),
+        &Default::default(),
+    );
+    let mut blend_error: f64 = 0.0;
+    for (config, mode) in [
+        (MixConfig::mixup(1.0), MixMode::Batch),
+        (MixConfig::mixup(1.0), MixMode::Elem),
+        (MixConfig::cutmix(1.0), MixMode::Batch),
+        (MixConfig::new().with_cutmix_alpha(1.0), MixMode::Elem),
+        (MixConfig::resizemix(0.3, 0.8), MixMode::Elem),
+        (MixConfig::fmix(1.0, 3.0), MixMode::Pair),
+        (MixConfig::fmix(1.0, 3.0), MixMode::Elem),
+    ] {
+        let mixer = config.with_mode(mode).with_seed(Some(7)).init().unwrap();
+        for _ in 0..3 {
+            let params = mixer.sample(&x.dims()).unwrap();
+            let output = to_vec(params.mix(x.clone()).unwrap());
+            blend_error = blend_error.max(check_replay(&params, &input, &output, height, width));
+        }
+    }
+    blend_error
+}
+
+/// An inner batcher of constant images: item `v` is an image of value `v`, label
+/// `v % 10`.
+#[derive(Clone)]
+struct Constant;
+
+impl<B: Backend> Batcher<B, usize, (Tensor<B, 4>, Tensor<B, 1, Int>)> for Constant {
+    fn batch(&self, items: Vec<usize>, device: &B::Device) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
+        let values: Vec<f32> = items
+            .iter()
+            .flat_map(|&v| vec![v as f32; CHANNELS * 16])
+            .collect();
+        let labels: Vec<i64> = items.iter().map(|&v| (v % 10) as i64).collect();
+        (
+            Tensor::from_data(TensorData::new(values, [items.len(), CHANNELS, 4, 4]), device),
+            Tensor::from_data(TensorData::new(labels, [items.len()]), device),
+        )
+    }
+}
+
+/// `MixupBatcher` on this backend: odd batches, every draw replayed exactly, both
+/// target sets the labels of the sample and of its partner.
+fn batcher<BK: Backend>() {
+    let mixer = MixConfig::new()
+        .with_cutmix_alpha(1.0)
+        .with_mode(MixMode::Elem)
+        .with_pairing(Pairing::Flip)
+        .with_seed(Some(3))
+        .init()
+        .unwrap();
+    let batcher = MixupBatcher::new(Constant, mixer).with_num_classes(10);
+    for items in [vec![1, 2, 3], vec![4, 5, 6, 7, 8], vec![9]] {
+        let n = items.len();
+        let batch: burn_mixup::MixedBatch<BK, 4> = batcher.batch(items.clone(), &Default::default());
+        let input: Vec<f32> = items.iter().flat_map(|&v| vec![v as f32; CHANNELS * 16]).collect();
+        check_replay(batch.params(), &input, &to_vec(batch.inputs().clone()), 4, 4);
+        let labels = |t: &Tensor<BK, 1, Int>| -> Vec<i64> { t.to_data().convert::<i64>().into_vec().unwrap() };
+        let own: Vec<i64> = items.iter().map(|&v| (v % 10) as i64).collect();
+        let partners: Vec<i64> = batch.params().partners().iter().map(|&p| own[p]).collect();
+        assert_eq!(labels(batch.targets()), own);
+        assert_eq!(labels(batch.partner_targets()), partners);
+        assert_eq!(batch.batch_size(), n);
+    }
+}
+
+/// One backend's tests, asserting its tolerances: losses relative, gradients and
+/// blends absolute.
+macro_rules! suite {
+    ($name:ident, $backend:ty, loss_rtol: $loss:expr, grad_atol: $grad:expr, blend_atol: $blend:expr) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn losses_match_pytorch_and_timm() {
+                let deviation = losses::<Autodiff<$backend>>();
+                println!(
+                    "{}: loss relative error {:.2e} (tolerance {:.0e}), gradient absolute error {:.2e} (tolerance {:.0e})",
+                    stringify!($name), deviation.loss, $loss, deviation.grad, $grad
+                );
+                assert!(deviation.loss <= $loss, "{deviation:?}");
+                assert!(deviation.grad <= $grad, "{deviation:?}");
+            }
+
+            #[test]
+            fn every_method_replays_exactly() {
+                let blend = mixing::<$backend>();
+                println!(
+                    "{}: pasted pixels bit for bit, blend absolute error {blend:.2e} (tolerance {:.0e})",
+                    stringify!($name), $blend
+                );
+                assert!(blend <= $blend, "blend error {blend}");
+            }
+
+            #[test]
+            fn the_batcher_mixes_odd_batches() {
+                batcher::<$backend>();
+            }
+        }
+    };
+}
+
+// The reference README's tolerances for a correct f32 implementation (losses 1e-5
+// relative, gradients 1e-6 absolute); blends of values up to 4 in f32.
+suite!(ndarray, burn_ndarray::NdArray<f32>, loss_rtol: 1e-5, grad_atol: 1e-6, blend_atol: 1e-6);
+suite!(flex, burn_flex::Flex, loss_rtol: 1e-5, grad_atol: 1e-6, blend_atol: 1e-6);
+#[cfg(feature = "wgpu")]
+suite!(wgpu, burn_wgpu::Wgpu, loss_rtol: 1e-5, grad_atol: 1e-6, blend_atol: 1e-6);
