@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use burn::backend::Autodiff;
 use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig};
-use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use burn_mixup::{
     BinaryCrossEntropyConfig, LabelSmoothingCrossEntropyConfig, MixConfig, MixMode, MixParams,
     SmoothingConvention,
@@ -234,17 +234,24 @@ fn device_masks<BK: Backend>(
         })
         .collect();
     let scale = Tensor::<BK, 3>::from_data(TensorData::new(scale, [1, h, half]), device);
-    let normal = || Tensor::<BK, 3>::random([count, h, half], Distribution::Normal(0.0, 1.0), device);
+    let normal =
+        || Tensor::<BK, 3>::random([count, h, half], Distribution::Normal(0.0, 1.0), device);
     let (re, im) = (normal() * scale.clone(), normal() * scale);
     let table = |rows: usize, cols: usize, f: &dyn Fn(usize, usize) -> f64| {
-        let values: Vec<f32> = (0..rows * cols).map(|i| f(i / cols, i % cols) as f32).collect();
+        let values: Vec<f32> = (0..rows * cols)
+            .map(|i| f(i / cols, i % cols) as f32)
+            .collect();
         Tensor::<BK, 3>::from_data(TensorData::new(values, [1, rows, cols]), device)
     };
     let cos_h = table(h, h, &|y, k| (tau * (y * k) as f64 / h as f64).cos());
     let sin_h = table(h, h, &|y, k| (tau * (y * k) as f64 / h as f64).sin());
     let weight = |k: usize| if k == 0 || 2 * k == w { 1.0 } else { 2.0 };
-    let cos_w = table(half, w, &|k, x| weight(k) * (tau * (k * x) as f64 / w as f64).cos());
-    let sin_w = table(half, w, &|k, x| weight(k) * (tau * (k * x) as f64 / w as f64).sin());
+    let cos_w = table(half, w, &|k, x| {
+        weight(k) * (tau * (k * x) as f64 / w as f64).cos()
+    });
+    let sin_w = table(half, w, &|k, x| {
+        weight(k) * (tau * (k * x) as f64 / w as f64).sin()
+    });
     let t_re = cos_h.clone().matmul(re.clone()) - sin_h.clone().matmul(im.clone());
     let t_im = sin_h.matmul(re) + cos_h.matmul(im);
     let noise = (t_re.matmul(cos_w) - t_im.matmul(sin_w)).reshape([count, h * w]);
@@ -263,7 +270,11 @@ fn fmix_masks(c: &mut Criterion) {
         // Ours: what `Mixer::sample` does per batch (host masks), plus the upload of
         // the flags that `mix` performs.
         let mixer = MixConfig::fmix(1.0, 3.0)
-            .with_mode(if count == 1 { MixMode::Batch } else { MixMode::Elem })
+            .with_mode(if count == 1 {
+                MixMode::Batch
+            } else {
+                MixMode::Elem
+            })
             .with_pairing(burn_mixup::Pairing::Roll) // no fixed points: every sample masked
             .with_seed(Some(1))
             .init()
@@ -391,7 +402,12 @@ fn report(dir: &std::path::Path) {
         groups.push((
             format!("bce_fwd_bwd_{batch}x{classes}"),
             "burn_one_hot",
-            vec!["burn_one_hot", "ours_indices", "ours_mixed", "ours_dense_mixed"],
+            vec![
+                "burn_one_hot",
+                "ours_indices",
+                "ours_mixed",
+                "ours_dense_mixed",
+            ],
         ));
     }
     println!("\n| group | function | median | ratio to baseline |");

@@ -541,7 +541,9 @@ fn mix_per_sample<B: Backend, const D: usize>(
         out = out.mask_where(rows.expand(dims), blended);
     }
 
-    let pastes = ops.iter().any(|op| matches!(op, Op::Paste(_) | Op::Mask(_)));
+    let pastes = ops
+        .iter()
+        .any(|op| matches!(op, Op::Paste(_) | Op::Mask(_)));
     if let Some((height, width)) = image.filter(|_| pastes) {
         let mask = paste_mask::<B, D>(ops, height, width, device);
         out = out.mask_where(mask.expand(dims), partners.clone());

@@ -50,7 +50,10 @@ fn binary() -> PathBuf {
                 build.arg("--release");
             }
             // The same features as this test, so the binary matches it.
-            for (on, feature) in [(cfg!(feature = "cuda"), "cuda"), (cfg!(feature = "wgpu"), "wgpu")] {
+            for (on, feature) in [
+                (cfg!(feature = "cuda"), "cuda"),
+                (cfg!(feature = "wgpu"), "wgpu"),
+            ] {
                 if on {
                     build.args(["--features", feature]);
                 }
@@ -267,7 +270,14 @@ fn bad_input_matrix_against_the_real_binary() {
     m.case(
         "--mix fmix with --cutmix-alpha 0 (would not mix)",
         root,
-        &["--synthetic", "21", "--mix", "fmix", "--out-dir", &p("nofmix")],
+        &[
+            "--synthetic",
+            "21",
+            "--mix",
+            "fmix",
+            "--out-dir",
+            &p("nofmix"),
+        ],
         fails(&["paste", "fmix", "cutmix-alpha"]),
     );
     m.case(

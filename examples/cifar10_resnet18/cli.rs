@@ -195,7 +195,11 @@ impl Cli {
             c.resizemix_scale,
             self.resizemix_scale.clone()
         );
-        set!("fmix_decay_power", c.fmix_decay_power, self.fmix_decay_power);
+        set!(
+            "fmix_decay_power",
+            c.fmix_decay_power,
+            self.fmix_decay_power
+        );
         let mode = [MixMode::Batch, MixMode::Pair, MixMode::Elem][self.mix_mode as usize];
         set!("mix_mode", c.mix_mode, mode);
         set!("mix_off_epoch", c.mix_off_epoch, self.mix_off_epoch);

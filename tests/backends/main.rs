@@ -85,7 +85,10 @@ fn losses<A: AutodiffBackend>() -> Deviation {
     let params = MixParams::blend(case["lam"].as_f64().unwrap(), permutation).unwrap();
     for result in case["results"].as_array().unwrap() {
         let batch = params
-            .mix_batch(Tensor::<A, 2>::zeros([8, 1], &device), ints::<A>(&case["y_a"]))
+            .mix_batch(
+                Tensor::<A, 2>::zeros([8, 1], &device),
+                ints::<A>(&case["y_a"]),
+            )
             .unwrap();
         let ce = LabelSmoothingCrossEntropyConfig::new()
             .with_smoothing(result["eps"].as_f64().unwrap())
@@ -113,7 +116,11 @@ fn losses<A: AutodiffBackend>() -> Deviation {
         let bce = BinaryCrossEntropyConfig::new()
             .with_smoothing(result["smoothing"].as_f64().unwrap())
             .with_target_threshold(result["target_threshold"].as_f64())
-            .with_pos_weight(result["pos_weight"].as_f64().map(|p| vec![p as f32; classes]))
+            .with_pos_weight(
+                result["pos_weight"]
+                    .as_f64()
+                    .map(|p| vec![p as f32; classes]),
+            )
             .init::<A>(&device)
             .unwrap();
         let loss = bce.forward_mixed(logits.clone(), &batch);
@@ -144,7 +151,13 @@ fn images(batch: usize, height: usize, width: usize) -> Vec<f32> {
 /// Replays `params` on the host and compares with `output`: pasted, masked, resized
 /// and kept pixels bit for bit, blends (`x * l + p * (1 - l)`) to within their
 /// largest error, which is returned (0 with no blend).
-fn check_replay(params: &MixParams, input: &[f32], output: &[f32], height: usize, width: usize) -> f64 {
+fn check_replay(
+    params: &MixParams,
+    input: &[f32],
+    output: &[f32],
+    height: usize,
+    width: usize,
+) -> f64 {
     let plane = height * width;
     let mut blend_error: f64 = 0.0;
     for i in 0..params.batch_size() {
@@ -153,7 +166,8 @@ fn check_replay(params: &MixParams, input: &[f32], output: &[f32], height: usize
         for c in 0..CHANNELS {
             for y in 0..height {
                 for x in 0..width {
-                    let at = |s: usize, y: usize, x: usize| (s * CHANNELS + c) * plane + y * width + x;
+                    let at =
+                        |s: usize, y: usize, x: usize| (s * CHANNELS + c) * plane + y * width + x;
                     let got = output[at(i, y, x)];
                     let from = if let Some(mask) = params.fourier_mask(i) {
                         input[at(if mask.takes_partner(y, x) { j } else { i }, y, x)]
@@ -177,7 +191,11 @@ fn check_replay(params: &MixParams, input: &[f32], output: &[f32], height: usize
                         }
                         continue;
                     };
-                    assert_eq!(got.to_bits(), from.to_bits(), "sample {i} channel {c} ({y}, {x}): {got} vs {from}");
+                    assert_eq!(
+                        got.to_bits(),
+                        from.to_bits(),
+                        "sample {i} channel {c} ({y}, {x}): {got} vs {from}"
+                    );
                 }
             }
         }
@@ -226,7 +244,10 @@ impl<B: Backend> Batcher<B, usize, (Tensor<B, 4>, Tensor<B, 1, Int>)> for Consta
             .collect();
         let labels: Vec<i64> = items.iter().map(|&v| (v % 10) as i64).collect();
         (
-            Tensor::from_data(TensorData::new(values, [items.len(), CHANNELS, 4, 4]), device),
+            Tensor::from_data(
+                TensorData::new(values, [items.len(), CHANNELS, 4, 4]),
+                device,
+            ),
             Tensor::from_data(TensorData::new(labels, [items.len()]), device),
         )
     }
@@ -245,10 +266,22 @@ fn batcher<BK: Backend>() {
     let batcher = MixupBatcher::new(Constant, mixer).with_num_classes(10);
     for items in [vec![1, 2, 3], vec![4, 5, 6, 7, 8], vec![9]] {
         let n = items.len();
-        let batch: burn_mixup::MixedBatch<BK, 4> = batcher.batch(items.clone(), &Default::default());
-        let input: Vec<f32> = items.iter().flat_map(|&v| vec![v as f32; CHANNELS * 16]).collect();
-        check_replay(batch.params(), &input, &to_vec(batch.inputs().clone()), 4, 4);
-        let labels = |t: &Tensor<BK, 1, Int>| -> Vec<i64> { t.to_data().convert::<i64>().into_vec().unwrap() };
+        let batch: burn_mixup::MixedBatch<BK, 4> =
+            batcher.batch(items.clone(), &Default::default());
+        let input: Vec<f32> = items
+            .iter()
+            .flat_map(|&v| vec![v as f32; CHANNELS * 16])
+            .collect();
+        check_replay(
+            batch.params(),
+            &input,
+            &to_vec(batch.inputs().clone()),
+            4,
+            4,
+        );
+        let labels = |t: &Tensor<BK, 1, Int>| -> Vec<i64> {
+            t.to_data().convert::<i64>().into_vec().unwrap()
+        };
         let own: Vec<i64> = items.iter().map(|&v| (v % 10) as i64).collect();
         let partners: Vec<i64> = batch.params().partners().iter().map(|&p| own[p]).collect();
         assert_eq!(labels(batch.targets()), own);

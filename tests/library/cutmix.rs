@@ -51,7 +51,11 @@ pub fn check_exact(
                     if let Some(mask) = mask {
                         let from = if mask.takes_partner(y, x) { j } else { i };
                         let expected = input[at(from)];
-                        assert_eq!(got.to_bits(), expected.to_bits(), "FMix sample {i} ({y}, {x})");
+                        assert_eq!(
+                            got.to_bits(),
+                            expected.to_bits(),
+                            "FMix sample {i} ({y}, {x})"
+                        );
                         continue;
                     }
                     let expected = match cut {

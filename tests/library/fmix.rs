@@ -21,7 +21,10 @@ fn masks(alpha: f64, decay: f64, side: usize, n: usize, seed: u64) -> Vec<(Fouri
     (0..n)
         .map(|_| {
             let params = mixer.sample(&[2, 1, side, side]).unwrap();
-            let mask = params.fourier_mask(0).expect("FMix masks every sample").clone();
+            let mask = params
+                .fourier_mask(0)
+                .expect("FMix masks every sample")
+                .clone();
             (mask, params.lambda().of_sample(0))
         })
         .collect()
@@ -49,8 +52,14 @@ fn lambda_is_the_mask_mean_and_follows_beta() {
         // E[(x - 1/2)^4] of Beta(a, a) is 3 / (16 (2a + 1)(2a + 3)).
         let fourth = 3.0 / (16.0 * (2.0 * alpha + 1.0) * (2.0 * alpha + 3.0));
         let var_se = ((fourth - want_var * want_var) / n as f64).sqrt();
-        assert!((mean - 0.5).abs() < 5.0 * (want_var / n as f64).sqrt(), "alpha {alpha}: mean {mean}");
-        assert!((var - want_var).abs() < 5.0 * var_se, "alpha {alpha}: var {var} vs {want_var}");
+        assert!(
+            (mean - 0.5).abs() < 5.0 * (want_var / n as f64).sqrt(),
+            "alpha {alpha}: mean {mean}"
+        );
+        assert!(
+            (var - want_var).abs() < 5.0 * var_se,
+            "alpha {alpha}: var {var} vs {want_var}"
+        );
     }
 }
 
@@ -108,12 +117,25 @@ fn masks_are_low_frequency() {
             .take(40)
             .collect();
         assert_eq!(draws.len(), 40);
-        draws.iter().map(|(m, _)| low_frequency_share(m)).sum::<f64>() / 40.0
+        draws
+            .iter()
+            .map(|(m, _)| low_frequency_share(m))
+            .sum::<f64>()
+            / 40.0
     };
     let (white, smooth, smoother) = (mean_share(0.0), mean_share(1.0), mean_share(3.0));
-    assert!((white - white_share).abs() < 0.05, "decay 0: {white} vs {white_share}");
-    assert!(smoother > 0.5 && smoother > 10.0 * white_share, "decay 3: {smoother}");
-    assert!(white < smooth && smooth < smoother, "{white} < {smooth} < {smoother}");
+    assert!(
+        (white - white_share).abs() < 0.05,
+        "decay 0: {white} vs {white_share}"
+    );
+    assert!(
+        smoother > 0.5 && smoother > 10.0 * white_share,
+        "decay 3: {smoother}"
+    );
+    assert!(
+        white < smooth && smooth < smoother,
+        "{white} < {smooth} < {smoother}"
+    );
 }
 
 /// A mask's boundary (4-neighbour pairs that disagree) is short. For a uniformly
@@ -143,9 +165,15 @@ fn decay_3_masks_are_blobs_and_decay_0_masks_are_random_subsets() {
         observed / random
     };
     let white = boundary_ratio(0.0);
-    assert!((white - 1.0).abs() < 0.03, "decay 0: boundary {white} of a random subset's");
+    assert!(
+        (white - 1.0).abs() < 0.03,
+        "decay 0: boundary {white} of a random subset's"
+    );
     let blobs = boundary_ratio(3.0);
-    assert!(blobs < 0.3, "decay 3: boundary {blobs} of a random subset's");
+    assert!(
+        blobs < 0.3,
+        "decay 3: boundary {blobs} of a random subset's"
+    );
 }
 
 /// Seeded and resumable like every draw: the same seed and index give the same
@@ -154,11 +182,16 @@ fn decay_3_masks_are_blobs_and_decay_0_masks_are_random_subsets() {
 fn masks_are_seeded_resumable_and_any_size() {
     let config = MixConfig::fmix(1.0, 3.0).with_seed(Some(21));
     let (run, resumed) = (config.init().unwrap(), config.init().unwrap());
-    let draws: Vec<_> = (0..5).map(|_| run.sample(&[3, 2, 9, 13]).unwrap()).collect();
+    let draws: Vec<_> = (0..5)
+        .map(|_| run.sample(&[3, 2, 9, 13]).unwrap())
+        .collect();
     resumed.resume_at(3);
     assert_eq!(resumed.sample(&[3, 2, 9, 13]).unwrap(), draws[3]);
     assert_ne!(draws[0].fourier_mask(0), draws[1].fourier_mask(0));
-    let other_seed = MixConfig::fmix(1.0, 3.0).with_seed(Some(22)).init().unwrap();
+    let other_seed = MixConfig::fmix(1.0, 3.0)
+        .with_seed(Some(22))
+        .init()
+        .unwrap();
     assert_ne!(other_seed.sample(&[3, 2, 9, 13]).unwrap(), draws[0]);
     let other_stream = config.clone().with_stream(1).init().unwrap();
     assert_ne!(other_stream.sample(&[3, 2, 9, 13]).unwrap(), draws[0]);
@@ -188,7 +221,11 @@ fn pairs_share_a_mask_and_switching_with_mixup_works() {
     let params = mixed.params();
     assert_eq!(params.partners(), &[4, 3, 2, 1, 0]);
     assert_eq!(params.fourier_mask(0), params.fourier_mask(4));
-    assert_eq!(params.fourier_mask(2), None, "the middle of an odd batch is kept");
+    assert_eq!(
+        params.fourier_mask(2),
+        None,
+        "the middle of an odd batch is kept"
+    );
     check_exact(params, &input, &to_vec(mixed.inputs().clone()), h, w);
 
     let switching = MixConfig::new()
@@ -204,21 +241,31 @@ fn pairs_share_a_mask_and_switching_with_mixup_works() {
         let params = mixed.params();
         for i in 0..batch {
             masked += params.fourier_mask(i).is_some() as usize;
-            blended += (params.fourier_mask(i).is_none() && params.lambda().of_sample(i) < 1.0) as usize;
+            blended +=
+                (params.fourier_mask(i).is_none() && params.lambda().of_sample(i) < 1.0) as usize;
         }
         check_exact(params, &input, &to_vec(mixed.inputs().clone()), h, w);
     }
-    assert!(masked > 5 && blended > 5, "{masked} masks, {blended} blends");
+    assert!(
+        masked > 5 && blended > 5,
+        "{masked} masks, {blended} blends"
+    );
 }
 
 #[test]
 fn bad_fmix_configurations_are_refused_naming_the_value() {
     for decay in [-1.0, f64::NAN, f64::INFINITY] {
         let err = MixConfig::fmix(1.0, decay).init().unwrap_err();
-        assert!(matches!(err, MixError::InvalidDecayPower(d) if d.to_bits() == decay.to_bits()), "{err}");
+        assert!(
+            matches!(err, MixError::InvalidDecayPower(d) if d.to_bits() == decay.to_bits()),
+            "{err}"
+        );
         assert!(err.to_string().contains("fmix_decay_power"), "{err}");
     }
-    assert!(MixConfig::fmix(1.0, 0.0).init().is_ok(), "decay 0 is white noise, allowed");
+    assert!(
+        MixConfig::fmix(1.0, 0.0).init().is_ok(),
+        "decay 0 is white noise, allowed"
+    );
     for paste in [Paste::FMix, Paste::ResizeMix] {
         let err = MixConfig::cutmix(1.0)
             .with_paste(paste)
@@ -228,6 +275,10 @@ fn bad_fmix_configurations_are_refused_naming_the_value() {
         assert_eq!(err, MixError::MinMaxNeedsCutMix { paste });
     }
     // FMix needs images, whatever this batch draws.
-    let err = MixConfig::fmix(1.0, 3.0).init().unwrap().sample(&[4, 10]).unwrap_err();
+    let err = MixConfig::fmix(1.0, 3.0)
+        .init()
+        .unwrap()
+        .sample(&[4, 10])
+        .unwrap_err();
     assert_eq!(err, MixError::NotAnImage { dims: vec![4, 10] });
 }
