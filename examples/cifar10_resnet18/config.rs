@@ -229,7 +229,7 @@ impl TrainingConfig {
             // A paste method with the family off would train without it, silently.
             c if c.paste != Paste::CutMix && c.cutmix_alpha == 0.0 => fail(
                 "paste",
-                "cutmix (the default) while --cutmix-alpha is 0; add --cutmix-alpha 1",
+                "used with --cutmix-alpha > 0 (at 0 nothing is pasted)",
                 &format!("{:?}", c.paste).to_lowercase(),
             ),
             c if c.bce_target_thresh.is_some_and(|t| !t.is_finite()) => fail(
