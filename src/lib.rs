@@ -58,6 +58,8 @@
 //!   `MultiStepLR`). Off by default; the README has a five-step guide.
 //! - `cuda`: pulls in `burn-cuda` so that the examples can train on NVIDIA GPUs. The
 //!   library itself is generic over `B: Backend` and needs no feature for any backend.
+//! - `wgpu`: pulls in `burn-wgpu` for the backend test suite and the example's
+//!   `--backend wgpu` (the GPU code path on any Vulkan driver, a software one included).
 #![warn(missing_docs)]
 
 // One concept per module; every public item is re-exported here, so each has one
