@@ -49,8 +49,15 @@ started=$SECONDS
 # Mesa probes Wayland/X11 through XDG_RUNTIME_DIR and complains when it is unset.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 echo "== backend suite on burn-wgpu (cargo test --features wgpu --test backends)" >&2
-cargo test --features wgpu --test backends -- --nocapture --test-threads 1 2>&1 \
-  | grep -E '^(ndarray|flex|wgpu):|^test |test result' 
+log="$(mktemp)"
+if ! cargo test --features wgpu --test backends -- --nocapture --test-threads 1 >"$log" 2>&1; then
+  tail -n 60 "$log" >&2
+  echo "error: the backend suite failed on burn-wgpu (log above)" >&2
+  exit 1
+fi
+# The deviations each backend reached, and the verdicts.
+grep -E '^(ndarray|flex|wgpu):|^test |test result' "$log"
+rm -f "$log"
 
 echo "== the example on burn-wgpu: 2 epochs of a width-4 ResNet-18, then a resume to 3" >&2
 cargo build --features wgpu --example cifar10_resnet18
