@@ -28,10 +28,11 @@ if ! has_vulkan && [ "$install" = 1 ] && command -v apt-get >/dev/null; then
   echo "== no Vulkan driver: installing Mesa's lavapipe (mesa-vulkan-drivers)" >&2
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo -n"
-  $sudo_cmd apt-get install -y --no-install-recommends mesa-vulkan-drivers >/dev/null 2>&1 \
-    || { $sudo_cmd apt-get update >/dev/null 2>&1 \
-         && $sudo_cmd apt-get install -y --no-install-recommends mesa-vulkan-drivers >/dev/null 2>&1; } \
-    || echo "   (apt-get failed)" >&2
+  # Bounded: a machine without a reachable package mirror must not stall CI.
+  apt() { timeout 300 $sudo_cmd apt-get "$@" >/dev/null 2>&1; }
+  apt install -y --no-install-recommends mesa-vulkan-drivers \
+    || { apt update && apt install -y --no-install-recommends mesa-vulkan-drivers; } \
+    || echo "   (apt-get failed or timed out)" >&2
 fi
 if ! has_vulkan; then
   cat >&2 <<'EOF'
