@@ -49,6 +49,16 @@ fn targets(batch: usize, classes: usize, offset: usize) -> Tensor<B, 1, Int> {
     Tensor::from_data(TensorData::new(values, [batch]), &Default::default())
 }
 
+/// A mixed batch of these targets with lambda `LAMBDA`, sample `i` with `B-1-i`
+/// (timm's pairing); the inputs are placeholders, the losses read only targets.
+fn flipped_blend(targets: Tensor<B, 1, Int>) -> burn_mixup::MixedBatch<B, 2> {
+    let [batch] = targets.dims();
+    MixParams::blend(LAMBDA, (0..batch).rev().collect())
+        .unwrap()
+        .mix_batch(Tensor::zeros([batch, 1], &targets.device()), targets)
+        .unwrap()
+}
+
 /// Forward + backward of a scalar loss built from fresh leaf logits.
 fn fwd_bwd(base: &Tensor<B, 2>, loss: impl Fn(Tensor<B, 2>) -> Tensor<B, 1>) {
     let leaf = base.clone().detach().require_grad();
@@ -100,14 +110,7 @@ fn mixup_criterion(c: &mut Criterion) {
     for (batch, classes) in SHAPES {
         let mut group = c.benchmark_group(format!("mixup_criterion_{batch}x{classes}"));
         let z = logits(batch, classes);
-        let permutation: Vec<usize> = (0..batch).rev().collect();
-        let mixed = MixParams::blend(LAMBDA, permutation)
-            .unwrap()
-            .mix_batch(
-                Tensor::<B, 2>::zeros([batch, 1], &device),
-                targets(batch, classes, 0),
-            )
-            .unwrap();
+        let mixed = flipped_blend(targets(batch, classes, 0));
         let ours = LabelSmoothingCrossEntropyConfig::new()
             .with_smoothing(EPS)
             .init::<B>(&device)
@@ -313,11 +316,7 @@ fn bce(c: &mut Criterion) {
             .with_smoothing(EPS)
             .init::<B>(&device)
             .unwrap();
-        let permutation: Vec<usize> = (0..batch).rev().collect();
-        let mixed = MixParams::blend(LAMBDA, permutation)
-            .unwrap()
-            .mix_batch(Tensor::<B, 2>::zeros([batch, 1], &device), y.clone())
-            .unwrap();
+        let mixed = flipped_blend(y.clone());
         group.bench_function("burn_one_hot", |b| {
             b.iter(|| fwd_bwd(&z, |l| burn_bce.forward(l, one_hot.clone()).reshape([1])))
         });

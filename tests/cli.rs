@@ -251,21 +251,18 @@ fn bad_input_matrix_against_the_real_binary() {
             Expect::Fails(vec![s(flag.trim_start_matches('-')), s(value)]),
         );
     }
-    if cfg!(not(feature = "cuda")) {
-        m.case(
-            "--backend cuda without the feature",
-            root,
-            &["--backend", "cuda", "--synthetic", "21"],
-            fails(&["backend", "--features cuda"]),
-        );
-    }
-    if cfg!(not(feature = "wgpu")) {
-        m.case(
-            "--backend wgpu without the feature",
-            root,
-            &["--backend", "wgpu", "--synthetic", "21"],
-            fails(&["backend", "--features wgpu"]),
-        );
+    for (feature, built) in [
+        ("cuda", cfg!(feature = "cuda")),
+        ("wgpu", cfg!(feature = "wgpu")),
+    ] {
+        if !built {
+            m.case(
+                &format!("--backend {feature} without the feature"),
+                root,
+                &["--backend", feature, "--synthetic", "21"],
+                fails(&["backend", &format!("--features {feature}")]),
+            );
+        }
     }
     m.case(
         "--mix fmix with --cutmix-alpha 0 (would not mix)",

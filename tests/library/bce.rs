@@ -14,17 +14,6 @@ use crate::common::*;
 const LOSS_RTOL: f64 = 1e-5;
 const GRAD_ATOL: f64 = 1e-6;
 
-fn config(result: &Value, classes: usize) -> BinaryCrossEntropyConfig {
-    BinaryCrossEntropyConfig::new()
-        .with_smoothing(result["smoothing"].as_f64().unwrap())
-        .with_target_threshold(result["target_threshold"].as_f64())
-        .with_pos_weight(
-            result["pos_weight"]
-                .as_f64()
-                .map(|p| vec![p as f32; classes]),
-        )
-}
-
 fn mixed(case: &Value) -> MixedBatch<AD, 2> {
     let perm: Vec<usize> = flat(&case["perm"]).0.iter().map(|&p| p as usize).collect();
     let lambda = case["lam"].as_f64().unwrap();
@@ -53,7 +42,9 @@ fn timm_binary_cross_entropy_on_mixup_targets_losses_and_gradients() {
         );
         let logits = floats::<AD, 2>(&case["logits"]).require_grad();
         let [_, classes] = logits.dims();
-        let with_smoothing = config(result, classes).init::<AD>(&device()).unwrap();
+        let with_smoothing = timm_bce_config(result, classes)
+            .init::<AD>(&device())
+            .unwrap();
         let loss = with_smoothing.forward_mixed(logits.clone(), &batch);
         let grad = to_vec(logits.grad(&loss.backward()).unwrap());
         let expected = result["loss_mean"].as_f64().unwrap();
@@ -75,7 +66,7 @@ fn timm_binary_cross_entropy_on_mixup_targets_losses_and_gradients() {
         // the loss takes them as given: smoothing 0 here.
         let logits = floats::<AD, 2>(&case["logits"]).require_grad();
         let dense = floats::<AD, 2>(&result["dense_targets"]);
-        let as_given = config(result, classes)
+        let as_given = timm_bce_config(result, classes)
             .with_smoothing(0.0)
             .init::<AD>(&device())
             .unwrap();

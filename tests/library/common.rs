@@ -2,6 +2,7 @@
 
 use burn::backend::Autodiff;
 use burn::tensor::{Int, Tensor, TensorData};
+use burn_mixup::{BinaryCrossEntropyConfig, MixParams};
 use burn_ndarray::NdArray;
 use serde_json::Value;
 
@@ -101,4 +102,110 @@ pub fn noise(len: usize, seed: u64, scale: f32) -> Vec<f32> {
             (unit * 2.0 - 1.0) * scale
         })
         .collect()
+}
+
+/// `len` distinct values that include what arithmetic would damage and a selection
+/// keeps: NaN, +inf, -inf, -0.0.
+pub fn special_values(len: usize) -> Vec<f32> {
+    let mut values = noise(len, 77, 5.0);
+    for (i, v) in values.iter_mut().enumerate() {
+        match i % 7 {
+            0 => *v = f32::NAN,
+            1 => *v = -0.0,
+            2 => *v = f32::INFINITY,
+            3 => *v = f32::NEG_INFINITY,
+            _ => {}
+        }
+    }
+    values
+}
+
+/// What [`check_replay`] compared.
+pub struct Replayed {
+    /// Boxes and FMix masks checked.
+    pub regions: usize,
+    /// Largest `|got - want|` of a blended value (0 without blends).
+    pub blend_abs: f64,
+    /// Largest `|got - want| / max(|want|, 1)` of a blended value.
+    pub blend_scaled: f64,
+}
+
+/// Replays `params` on the host against `output` (`[B, channels, H, W]`, row-major):
+/// inside sample `i`'s box or FMix mask the partner's bits (ResizeMix: the pixel
+/// that nearest-neighbour resizing maps there, `floor(u * H / h)`), outside them and
+/// in kept samples (lambda exactly 1) the input's bits, asserted bit for bit (NaN,
+/// inf and -0.0 included). Blended samples are measured against
+/// `x * l + p * (1 - l)` in f64 where that is finite (blends of inf/NaN follow IEEE
+/// arithmetic) and their largest errors returned for the caller's tolerance.
+pub fn check_replay(
+    params: &MixParams,
+    input: &[f32],
+    output: &[f32],
+    channels: usize,
+    (height, width): (usize, usize),
+) -> Replayed {
+    let plane = height * width;
+    let mut seen = Replayed {
+        regions: 0,
+        blend_abs: 0.0,
+        blend_scaled: 0.0,
+    };
+    for i in 0..params.batch_size() {
+        let j = params.partners()[i];
+        let lambda = params.lambda().of_sample(i);
+        let (mask, cut) = (params.fourier_mask(i), params.cut_box(i));
+        seen.regions += (mask.is_some() || cut.is_some()) as usize;
+        for c in 0..channels {
+            for y in 0..height {
+                for x in 0..width {
+                    let at =
+                        |s: usize, y: usize, x: usize| (s * channels + c) * plane + y * width + x;
+                    let got = output[at(i, y, x)];
+                    let from = if let Some(mask) = mask {
+                        input[at(if mask.takes_partner(y, x) { j } else { i }, y, x)]
+                    } else if let Some(cut) = cut {
+                        match (cut.contains(y, x), params.resizes(i)) {
+                            (false, _) => input[at(i, y, x)],
+                            (true, false) => input[at(j, y, x)],
+                            (true, true) => {
+                                let sy = (y - cut.y0) * height / (cut.y1 - cut.y0);
+                                let sx = (x - cut.x0) * width / (cut.x1 - cut.x0);
+                                input[at(j, sy, sx)]
+                            }
+                        }
+                    } else if lambda == 1.0 {
+                        input[at(i, y, x)]
+                    } else {
+                        let want = input[at(i, y, x)] as f64 * lambda
+                            + input[at(j, y, x)] as f64 * (1.0 - lambda);
+                        if want.is_finite() {
+                            let error = (got as f64 - want).abs();
+                            seen.blend_abs = seen.blend_abs.max(error);
+                            seen.blend_scaled = seen.blend_scaled.max(error / want.abs().max(1.0));
+                        }
+                        continue;
+                    };
+                    assert_eq!(
+                        got.to_bits(),
+                        from.to_bits(),
+                        "sample {i} (partner {j}) channel {c} pixel ({y}, {x}): {got} vs {from}"
+                    );
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// timm's `BinaryCrossEntropy` settings of one `j_binary_cross_entropy` result:
+/// smoothing, `target_threshold`, and `pos_weight` for every class.
+pub fn timm_bce_config(result: &Value, classes: usize) -> BinaryCrossEntropyConfig {
+    BinaryCrossEntropyConfig::new()
+        .with_smoothing(result["smoothing"].as_f64().unwrap())
+        .with_target_threshold(result["target_threshold"].as_f64())
+        .with_pos_weight(
+            result["pos_weight"]
+                .as_f64()
+                .map(|p| vec![p as f32; classes]),
+        )
 }

@@ -9,26 +9,13 @@ use burn_mixup::{CutBox, Lambda, MixConfig, MixError, MixMode, MixParams, Pairin
 use crate::common::*;
 use crate::mixer::{C, constant_images, labels};
 
-/// Images whose values are all distinct and include the values arithmetic would
-/// damage: NaN, +inf, -inf, -0.0.
+/// Images whose values are all distinct and include NaN, +inf, -inf and -0.0.
 pub fn special_images(batch: usize, height: usize, width: usize) -> Vec<f32> {
-    let mut values = noise(batch * C * height * width, 77, 5.0);
-    for (i, v) in values.iter_mut().enumerate() {
-        match i % 7 {
-            0 => *v = f32::NAN,
-            1 => *v = -0.0,
-            2 => *v = f32::INFINITY,
-            3 => *v = f32::NEG_INFINITY,
-            _ => {}
-        }
-    }
-    values
+    special_values(batch * C * height * width)
 }
 
-/// Checks every value of every output image against the draw: inside sample `i`'s
-/// box or FMix mask the partner's bits, outside (and in kept samples) the input's
-/// bits, blended samples by the formula. Returns how many boxes and masks were
-/// checked.
+/// The shared replay check (`common::check_replay`) with blends to 1e-5 of
+/// `max(|value|, 1)`. Returns how many boxes and masks were checked.
 pub fn check_exact(
     params: &MixParams,
     input: &[f32],
@@ -36,65 +23,13 @@ pub fn check_exact(
     height: usize,
     width: usize,
 ) -> usize {
-    let plane = height * width;
-    let mut boxes = 0;
-    for i in 0..params.batch_size() {
-        let j = params.partners()[i];
-        let cut = params.cut_box(i);
-        let mask = params.fourier_mask(i);
-        boxes += (cut.is_some() || mask.is_some()) as usize;
-        for c in 0..C {
-            for y in 0..height {
-                for x in 0..width {
-                    let at = |s: usize| (s * C + c) * plane + y * width + x;
-                    let got = output[at(i)];
-                    if let Some(mask) = mask {
-                        let from = if mask.takes_partner(y, x) { j } else { i };
-                        let expected = input[at(from)];
-                        assert_eq!(
-                            got.to_bits(),
-                            expected.to_bits(),
-                            "FMix sample {i} ({y}, {x})"
-                        );
-                        continue;
-                    }
-                    let expected = match cut {
-                        // ResizeMix: the partner's pixel that nearest-neighbour
-                        // resizing maps here, floor(u * H / h).
-                        Some(cut) if cut.contains(y, x) && params.resizes(i) => {
-                            let sy = (y - cut.y0) * height / (cut.y1 - cut.y0);
-                            let sx = (x - cut.x0) * width / (cut.x1 - cut.x0);
-                            input[(j * C + c) * plane + sy * width + sx]
-                        }
-                        Some(cut) if cut.contains(y, x) => input[at(j)],
-                        Some(_) => input[at(i)],
-                        // Kept samples (lambda exactly 1, no box) are untouched.
-                        None if params.lambda().of_sample(i) == 1.0 => input[at(i)],
-                        None => {
-                            let l = params.lambda().of_sample(i);
-                            let want =
-                                (input[at(i)] as f64 * l + input[at(j)] as f64 * (1.0 - l)) as f32;
-                            // Blends of inf/NaN follow IEEE arithmetic: only finite
-                            // results are compared.
-                            if want.is_finite() {
-                                assert!(
-                                    (got - want).abs() <= 1e-5 * want.abs().max(1.0),
-                                    "blend {i}"
-                                );
-                            }
-                            continue;
-                        }
-                    };
-                    assert_eq!(
-                        got.to_bits(),
-                        expected.to_bits(),
-                        "sample {i} (partner {j}) channel {c} pixel ({y}, {x}): {got} vs {expected}"
-                    );
-                }
-            }
-        }
-    }
-    boxes
+    let seen = check_replay(params, input, output, C, (height, width));
+    assert!(
+        seen.blend_scaled <= 1e-5,
+        "blend error {}",
+        seen.blend_scaled
+    );
+    seen.regions
 }
 
 #[test]
