@@ -21,16 +21,12 @@ mod model;
 
 use std::time::Instant;
 
-use burn::backend::Autodiff;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, Optimizer, SgdConfig};
-use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use burn_flex::Flex;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig};
-use burn_ndarray::NdArray;
 
 /// PyTorch 2.15 eager f32 on the development machine (2 cores), batch 8, width 64:
 /// `python3 scripts/torch_resnet18_step.py --device cpu --batch 8`.
@@ -48,13 +44,13 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Median seconds of a plain and of a mixed step on backend `B`.
-fn measure<B: AutodiffBackend>(batch: usize, steps: usize, width: usize) -> (f64, f64) {
-    let device = Default::default();
-    B::seed(&device, 0);
+/// Median seconds of a plain and of a mixed step on `device` (with autodiff).
+fn measure(device: Device, batch: usize, steps: usize, width: usize) -> (f64, f64) {
+    device.seed(0);
+    let device = device.autodiff();
     let model = model::ResNetConfig::new()
         .with_base_width(width)
-        .init::<B>(&device);
+        .init(&device);
     let sgd = || {
         SgdConfig::new()
             .with_momentum(Some(MomentumConfig {
@@ -63,20 +59,19 @@ fn measure<B: AutodiffBackend>(batch: usize, steps: usize, width: usize) -> (f64
                 nesterov: false,
             }))
             .with_weight_decay(Some(WeightDecayConfig::new(2e-4)))
-            .init::<B, model::ResNet<B>>()
+            .init()
     };
     let (mut plain_model, mut plain_optim) = (model.clone(), sgd());
     let (mut mixed_model, mut mixed_optim) = (model, sgd());
-    let images =
-        Tensor::<B, 4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
-    let labels: Tensor<B, 1, Int> = Tensor::from_data(
+    let images = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+    let labels: Tensor<1, Int> = Tensor::from_data(
         TensorData::new((0..batch as i64).map(|i| i % 10).collect(), [batch]),
         &device,
     );
-    let plain_ce = CrossEntropyLossConfig::new().init::<B>(&device);
+    let plain_ce = CrossEntropyLossConfig::new().init(&device);
     let smoothed = LabelSmoothingCrossEntropyConfig::new()
         .with_smoothing(0.1)
-        .init::<B>(&device)
+        .init(&device)
         .unwrap();
     let mixup = MixConfig::mixup(1.0).with_seed(Some(0)).init().unwrap();
     let mut plain_step = || {
@@ -84,7 +79,7 @@ fn measure<B: AutodiffBackend>(batch: usize, steps: usize, width: usize) -> (f64
         let loss = plain_ce.forward(plain_model.forward(images.clone()), labels.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &plain_model);
         plain_model = plain_optim.step(0.1, plain_model.clone(), grads);
-        let _ = loss.into_scalar();
+        let _ = loss.into_scalar::<f32>();
         started.elapsed().as_secs_f64()
     };
     let mut mixed_step = || {
@@ -93,7 +88,7 @@ fn measure<B: AutodiffBackend>(batch: usize, steps: usize, width: usize) -> (f64
         let loss = mixed.loss(mixed_model.forward(mixed.inputs().clone()), &smoothed);
         let grads = GradientsParams::from_grads(loss.backward(), &mixed_model);
         mixed_model = mixed_optim.step(0.1, mixed_model.clone(), grads);
-        let _ = loss.into_scalar();
+        let _ = loss.into_scalar::<f32>();
         started.elapsed().as_secs_f64()
     };
     plain_step();
@@ -144,10 +139,12 @@ fn main() {
     eprintln!(
         "ResNet-18 (base width {width}) training step, batch {batch}, {steps} timed steps per side after 1 warm-up"
     );
-    let flex = measure::<Autodiff<Flex>>(batch, steps, width);
+    let flex = measure(Device::flex(), batch, steps, width);
     eprintln!("flex done: {flex:?}");
+    // burn-ndarray: deprecated in Burn 0.22, still shipped, and 0.2's comparison.
+    #[allow(deprecated)]
     let ndarray =
-        (env("BENCH_NDARRAY", 1) != 0).then(|| measure::<Autodiff<NdArray>>(batch, steps, width));
+        (env("BENCH_NDARRAY", 1) != 0).then(|| measure(Device::ndarray(), batch, steps, width));
     let torch = torch_step(batch, steps, width);
     println!(
         "| backend | plain step | mixup + smoothing step | mixed / plain | plain step vs flex | plain step vs PyTorch |"
@@ -162,9 +159,9 @@ fn main() {
             plain / torch_plain
         );
     };
-    row("burn-flex (`Autodiff<Flex>`)", flex);
+    row("burn-flex (`Device::flex().autodiff()`)", flex);
     if let Some(ndarray) = ndarray {
-        row("burn-ndarray (`Autodiff<NdArray>`)", ndarray);
+        row("burn-ndarray (`Device::ndarray().autodiff()`)", ndarray);
     }
     match torch {
         Some((plain, mixed, source)) => {
@@ -174,10 +171,9 @@ fn main() {
     }
 
     // The mixing alone at [128, 3, 32, 32] on flex (non-autodiff), per step.
-    let device = Default::default();
-    let x = Tensor::<Flex, 4>::random([128, 3, 32, 32], Distribution::Default, &device);
-    let y: Tensor<Flex, 1, Int> =
-        Tensor::from_data(TensorData::new(vec![0i64; 128], [128]), &device);
+    let device = Device::flex();
+    let x = Tensor::<4>::random([128, 3, 32, 32], Distribution::Default, &device);
+    let y: Tensor<1, Int> = Tensor::from_data(TensorData::new(vec![0i64; 128], [128]), &device);
     for (name, mixer) in [
         ("Mixup", MixConfig::mixup(1.0)),
         ("CutMix", MixConfig::cutmix(1.0)),

@@ -1,7 +1,7 @@
 //! [`MixedBatch`]: the mixed inputs, both target sets and the draw that made them,
 //! with the mixup criterion, the soft targets and the lambda-weighted accuracy.
 
-use burn::tensor::backend::Backend;
+use burn::tensor::Device;
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
 
 use crate::SmoothingConvention;
@@ -19,35 +19,34 @@ use crate::params::{Lambda, MixParams, check_batch};
 /// plain run needs no second code path.
 ///
 /// ```
-/// use burn::tensor::{Int, Tensor};
+/// use burn::tensor::{Device, Int, Tensor};
 /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig};
-/// use burn_ndarray::NdArray;
 ///
-/// let device = Default::default();
+/// let device = Device::flex();
 /// let mixer = MixConfig::mixup(1.0).with_seed(Some(1)).init()?;
-/// let criterion = LabelSmoothingCrossEntropyConfig::new().init::<NdArray>(&device)?;
-/// let x = Tensor::<NdArray, 2>::ones([4, 3], &device);
-/// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 0], &device);
+/// let criterion = LabelSmoothingCrossEntropyConfig::new().init(&device)?;
+/// let x = Tensor::<2>::ones([4, 3], &device);
+/// let y = Tensor::<1, Int>::from_ints([0, 1, 2, 0], &device);
 /// let batch = mixer.apply(x, y)?;
 /// let logits = batch.inputs().clone(); // stand-in for model.forward(batch.inputs().clone())
 /// let loss = batch.loss(logits.clone(), &criterion);
 /// let accuracy: f32 = batch.accuracy(logits).into_scalar();
-/// assert!(loss.into_scalar().is_finite() && (0.0..=1.0).contains(&accuracy));
+/// assert!(loss.into_scalar::<f32>().is_finite() && (0.0..=1.0).contains(&accuracy));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct MixedBatch<B: Backend, const D: usize> {
-    inputs: Tensor<B, D>,
-    targets: Tensor<B, 1, Int>,
-    partner_targets: Tensor<B, 1, Int>,
+pub struct MixedBatch<const D: usize> {
+    inputs: Tensor<D>,
+    targets: Tensor<1, Int>,
+    partner_targets: Tensor<1, Int>,
     params: MixParams,
 }
 
-impl<B: Backend, const D: usize> MixedBatch<B, D> {
+impl<const D: usize> MixedBatch<D> {
     pub(crate) fn from_parts(
-        inputs: Tensor<B, D>,
-        targets: Tensor<B, 1, Int>,
-        partner_targets: Tensor<B, 1, Int>,
+        inputs: Tensor<D>,
+        targets: Tensor<1, Int>,
+        partner_targets: Tensor<1, Int>,
         params: MixParams,
     ) -> Self {
         Self {
@@ -65,17 +64,16 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// [`MixError::EmptyBatch`], [`MixError::BatchSizeMismatch`].
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::{Lambda, MixedBatch};
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1], &device);
-    /// let batch = MixedBatch::unmixed(Tensor::<NdArray, 2>::zeros([2, 5], &device), y)?;
+    /// let device = Device::flex();
+    /// let y = Tensor::<1, Int>::from_ints([0, 1], &device);
+    /// let batch = MixedBatch::unmixed(Tensor::<2>::zeros([2, 5], &device), y)?;
     /// assert_eq!((batch.batch_size(), batch.lambda()), (2, &Lambda::Batch(1.0)));
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
-    pub fn unmixed(inputs: Tensor<B, D>, targets: Tensor<B, 1, Int>) -> Result<Self, MixError> {
+    pub fn unmixed(inputs: Tensor<D>, targets: Tensor<1, Int>) -> Result<Self, MixError> {
         let batch_size = check_batch(&inputs.dims(), &targets)?;
         Ok(Self::from_parts(
             inputs,
@@ -88,34 +86,32 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// The mixed inputs, same shape as the originals.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::MixedBatch;
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([3], &device);
-    /// let batch = MixedBatch::unmixed(Tensor::<NdArray, 4>::zeros([1, 3, 8, 8], &device), y)?;
+    /// let device = Device::flex();
+    /// let y = Tensor::<1, Int>::from_ints([3], &device);
+    /// let batch = MixedBatch::unmixed(Tensor::<4>::zeros([1, 3, 8, 8], &device), y)?;
     /// assert_eq!(batch.inputs().dims(), [1, 3, 8, 8]);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
-    pub fn inputs(&self) -> &Tensor<B, D> {
+    pub fn inputs(&self) -> &Tensor<D> {
         &self.inputs
     }
 
     /// Each sample's own targets `[B]`.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::MixedBatch;
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([3, 1], &device);
-    /// let batch = MixedBatch::unmixed(Tensor::<NdArray, 2>::zeros([2, 1], &device), y)?;
+    /// let device = Device::flex();
+    /// let y = Tensor::<1, Int>::from_ints([3, 1], &device);
+    /// let batch = MixedBatch::unmixed(Tensor::<2>::zeros([2, 1], &device), y)?;
     /// assert_eq!(batch.targets().dims(), [2]);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
-    pub fn targets(&self) -> &Tensor<B, 1, Int> {
+    pub fn targets(&self) -> &Tensor<1, Int> {
         &self.targets
     }
 
@@ -123,31 +119,29 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// nothing was mixed in).
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::MixParams;
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([3, 1], &device);
-    /// let batch = MixParams::blend(0.5, vec![1, 0])?.mix_batch(Tensor::<NdArray, 2>::zeros([2, 1], &device), y)?;
-    /// let b: Vec<i64> = batch.partner_targets().clone().into_data().to_vec().unwrap();
+    /// let device = Device::flex();
+    /// let y = Tensor::<1, Int>::from_ints([3, 1], &device);
+    /// let batch = MixParams::blend(0.5, vec![1, 0])?.mix_batch(Tensor::<2>::zeros([2, 1], &device), y)?;
+    /// let b: Vec<i64> = batch.partner_targets().clone().into_data().try_into_vec_as::<i64>().unwrap();
     /// assert_eq!(b, vec![1, 3]);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
-    pub fn partner_targets(&self) -> &Tensor<B, 1, Int> {
+    pub fn partner_targets(&self) -> &Tensor<1, Int> {
         &self.partner_targets
     }
 
     /// The weight of each sample's own target.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::{Lambda, MixParams};
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([3, 1], &device);
-    /// let batch = MixParams::blend(0.6, vec![1, 0])?.mix_batch(Tensor::<NdArray, 2>::zeros([2, 1], &device), y)?;
+    /// let device = Device::flex();
+    /// let y = Tensor::<1, Int>::from_ints([3, 1], &device);
+    /// let batch = MixParams::blend(0.6, vec![1, 0])?.mix_batch(Tensor::<2>::zeros([2, 1], &device), y)?;
     /// assert_eq!(batch.lambda(), &Lambda::Batch(0.6));
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
@@ -159,14 +153,13 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// Mixup), or record its [`draw_index`](MixParams::draw_index) to resume.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::MixConfig;
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
+    /// let device = Device::flex();
     /// let mixer = MixConfig::mixup(1.0).init()?;
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1], &device);
-    /// let batch = mixer.apply(Tensor::<NdArray, 2>::zeros([2, 4], &device), y)?;
+    /// let y = Tensor::<1, Int>::from_ints([0, 1], &device);
+    /// let batch = mixer.apply(Tensor::<2>::zeros([2, 4], &device), y)?;
     /// assert_eq!(batch.params().draw_index(), Some(0));
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
@@ -177,13 +170,12 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// Batch size.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::MixedBatch;
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 1], &device);
-    /// assert_eq!(MixedBatch::unmixed(Tensor::<NdArray, 2>::zeros([3, 1], &device), y)?.batch_size(), 3);
+    /// let device = Device::flex();
+    /// let y = Tensor::<1, Int>::from_ints([0, 1, 1], &device);
+    /// assert_eq!(MixedBatch::unmixed(Tensor::<2>::zeros([3, 1], &device), y)?.batch_size(), 3);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
     pub fn batch_size(&self) -> usize {
@@ -193,30 +185,23 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// Splits the batch into `(inputs, targets, partner_targets, params)`.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::MixedBatch;
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0], &device);
-    /// let (x, _, _, params) = MixedBatch::unmixed(Tensor::<NdArray, 2>::zeros([1, 2], &device), y)?.into_parts();
+    /// let device = Device::flex();
+    /// let y = Tensor::<1, Int>::from_ints([0], &device);
+    /// let (x, _, _, params) = MixedBatch::unmixed(Tensor::<2>::zeros([1, 2], &device), y)?.into_parts();
     /// assert_eq!((x.dims(), params.batch_size()), ([1, 2], 1));
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
-    pub fn into_parts(
-        self,
-    ) -> (
-        Tensor<B, D>,
-        Tensor<B, 1, Int>,
-        Tensor<B, 1, Int>,
-        MixParams,
-    ) {
+    /// # use burn::tensor::Device;
+    pub fn into_parts(self) -> (Tensor<D>, Tensor<1, Int>, Tensor<1, Int>, MixParams) {
         (self.inputs, self.targets, self.partner_targets, self.params)
     }
 
     /// The targets for the loss: one set where nothing is mixed (an `Elem`/`Pair`
     /// batch that drew nothing included), two sets otherwise.
-    pub(crate) fn hard_targets(&self, device: &B::Device) -> HardTargets<B> {
+    pub(crate) fn hard_targets(&self, device: &Device) -> HardTargets {
         let (a, b) = (self.targets.clone(), self.partner_targets.clone());
         match self.lambda() {
             lambda if !lambda.is_mixed() => HardTargets::One(a),
@@ -248,27 +233,22 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// Where [`try_loss`](Self::try_loss) returns an error, with its message.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixParams};
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let ce = LabelSmoothingCrossEntropyConfig::new().with_smoothing(0.0).init::<NdArray>(&device)?;
-    /// let x = Tensor::<NdArray, 2>::zeros([2, 2], &device);
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1], &device);
+    /// let device = Device::flex();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().with_smoothing(0.0).init(&device)?;
+    /// let x = Tensor::<2>::zeros([2, 2], &device);
+    /// let y = Tensor::<1, Int>::from_ints([0, 1], &device);
     /// let batch = MixParams::blend(0.3, vec![1, 0])?.mix_batch(x, y)?;
-    /// let logits = Tensor::<NdArray, 2>::from_floats([[1.0, 0.0], [1.0, 0.0]], &device);
+    /// let logits = Tensor::<2>::from_floats([[1.0, 0.0], [1.0, 0.0]], &device);
     /// let loss: f32 = batch.loss(logits, &ce).into_scalar();
     /// let (good, bad) = ((1.0 + (-1f32).exp()).ln(), (1.0 + 1f32.exp()).ln());
     /// let expected = 0.3 * (good + bad) / 2.0 + 0.7 * (bad + good) / 2.0;
     /// assert!((loss - expected).abs() < 1e-6);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn loss(
-        &self,
-        logits: Tensor<B, 2>,
-        criterion: &LabelSmoothingCrossEntropy<B>,
-    ) -> Tensor<B, 1> {
+    pub fn loss(&self, logits: Tensor<2>, criterion: &LabelSmoothingCrossEntropy) -> Tensor<1> {
         self.try_loss(logits, criterion)
             .unwrap_or_else(|err| panic!("MixedBatch::loss: {err}"))
     }
@@ -281,23 +261,22 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// ignore index.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, LossError, MixParams};
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let ce = LabelSmoothingCrossEntropyConfig::new().init::<NdArray>(&device)?;
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1], &device);
-    /// let batch = MixParams::blend(0.5, vec![1, 0])?.mix_batch(Tensor::<NdArray, 2>::zeros([2, 3], &device), y)?;
+    /// let device = Device::flex();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().init(&device)?;
+    /// let y = Tensor::<1, Int>::from_ints([0, 1], &device);
+    /// let batch = MixParams::blend(0.5, vec![1, 0])?.mix_batch(Tensor::<2>::zeros([2, 3], &device), y)?;
     /// let err = batch.try_loss(Tensor::zeros([3, 3], &device), &ce).unwrap_err();
     /// assert_eq!(err, LossError::BatchSizeMismatch { logits: 3, targets: 2 });
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_loss(
         &self,
-        logits: Tensor<B, 2>,
-        criterion: &LabelSmoothingCrossEntropy<B>,
-    ) -> Result<Tensor<B, 1>, LossError> {
+        logits: Tensor<2>,
+        criterion: &LabelSmoothingCrossEntropy,
+    ) -> Result<Tensor<1>, LossError> {
         let targets = self.hard_targets(&logits.device());
         criterion.mixed_loss(logits, targets, true)
     }
@@ -309,22 +288,21 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// Where [`try_loss_no_reduction`](Self::try_loss_no_reduction) returns an error.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixedBatch};
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let ce = LabelSmoothingCrossEntropyConfig::new().init::<NdArray>(&device)?;
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1], &device);
-    /// let batch = MixedBatch::unmixed(Tensor::<NdArray, 2>::zeros([2, 4], &device), y)?;
+    /// let device = Device::flex();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().init(&device)?;
+    /// let y = Tensor::<1, Int>::from_ints([0, 1], &device);
+    /// let batch = MixedBatch::unmixed(Tensor::<2>::zeros([2, 4], &device), y)?;
     /// assert_eq!(batch.loss_no_reduction(Tensor::zeros([2, 4], &device), &ce).dims(), [2]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn loss_no_reduction(
         &self,
-        logits: Tensor<B, 2>,
-        criterion: &LabelSmoothingCrossEntropy<B>,
-    ) -> Tensor<B, 1> {
+        logits: Tensor<2>,
+        criterion: &LabelSmoothingCrossEntropy,
+    ) -> Tensor<1> {
         self.try_loss_no_reduction(logits, criterion)
             .unwrap_or_else(|err| panic!("MixedBatch::loss_no_reduction: {err}"))
     }
@@ -335,23 +313,22 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// As [`try_loss`](Self::try_loss).
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixParams};
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let ce = LabelSmoothingCrossEntropyConfig::new().init::<NdArray>(&device)?;
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2], &device);
-    /// let batch = MixParams::blend(0.5, vec![1, 2, 0])?.mix_batch(Tensor::<NdArray, 2>::zeros([3, 3], &device), y)?;
+    /// let device = Device::flex();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().init(&device)?;
+    /// let y = Tensor::<1, Int>::from_ints([0, 1, 2], &device);
+    /// let batch = MixParams::blend(0.5, vec![1, 2, 0])?.mix_batch(Tensor::<2>::zeros([3, 3], &device), y)?;
     /// let losses = batch.try_loss_no_reduction(Tensor::zeros([3, 3], &device), &ce)?;
     /// assert_eq!(losses.dims(), [3]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_loss_no_reduction(
         &self,
-        logits: Tensor<B, 2>,
-        criterion: &LabelSmoothingCrossEntropy<B>,
-    ) -> Result<Tensor<B, 1>, LossError> {
+        logits: Tensor<2>,
+        criterion: &LabelSmoothingCrossEntropy,
+    ) -> Result<Tensor<1>, LossError> {
         let targets = self.hard_targets(&logits.device());
         criterion.mixed_loss(logits, targets, false)
     }
@@ -368,23 +345,18 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// [`MixError::InvalidNumClasses`] for 0 classes.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::MixParams;
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let x = Tensor::<NdArray, 2>::zeros([2, 1], &device);
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 2], &device);
+    /// let device = Device::flex();
+    /// let x = Tensor::<2>::zeros([2, 1], &device);
+    /// let y = Tensor::<1, Int>::from_ints([0, 2], &device);
     /// let batch = MixParams::blend(0.75, vec![1, 0])?.mix_batch(x, y)?;
-    /// let q: Vec<f32> = batch.soft_targets(3, 0.0)?.into_data().to_vec().unwrap();
+    /// let q: Vec<f32> = batch.soft_targets(3, 0.0)?.into_data().try_to_vec().unwrap();
     /// assert_eq!(q, vec![0.75, 0.0, 0.25, 0.25, 0.0, 0.75]);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
-    pub fn soft_targets(
-        &self,
-        num_classes: usize,
-        smoothing: f64,
-    ) -> Result<Tensor<B, 2>, MixError> {
+    pub fn soft_targets(&self, num_classes: usize, smoothing: f64) -> Result<Tensor<2>, MixError> {
         if num_classes == 0 {
             return Err(MixError::InvalidNumClasses(num_classes));
         }
@@ -404,7 +376,7 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
                 let q_b = one_hot(self.partner_targets.clone(), num_classes, on, off);
                 let [batch] = self.targets.dims();
                 // `1 - lambda` on the f32 tensor, as timm's elementwise lambda.
-                let own = lambda_tensor::<B>(values, &device).reshape([batch, 1]);
+                let own = lambda_tensor(values, &device).reshape([batch, 1]);
                 q_a * own.clone() + q_b * (own.neg() + 1.0)
             }
         })
@@ -415,32 +387,32 @@ impl<B: Backend, const D: usize> MixedBatch<B, D> {
     /// device until you read it.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::MixParams;
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let x = Tensor::<NdArray, 2>::zeros([2, 1], &device);
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1], &device);
+    /// let device = Device::flex();
+    /// let x = Tensor::<2>::zeros([2, 1], &device);
+    /// let y = Tensor::<1, Int>::from_ints([0, 1], &device);
     /// let batch = MixParams::blend(0.8, vec![1, 0])?.mix_batch(x, y)?;
-    /// let logits = Tensor::<NdArray, 2>::from_floats([[5.0, 0.0], [4.0, 0.0]], &device);
+    /// let logits = Tensor::<2>::from_floats([[5.0, 0.0], [4.0, 0.0]], &device);
     /// let acc: f32 = batch.accuracy(logits).into_scalar();
     /// assert!((acc - (0.8 * 0.5 + 0.2 * 0.5)).abs() < 1e-6);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
-    pub fn accuracy(&self, logits: Tensor<B, 2>) -> Tensor<B, 1> {
+    /// # use burn::tensor::Device;
+    pub fn accuracy(&self, logits: Tensor<2>) -> Tensor<1> {
         lambda_weighted_accuracy(logits, &self.targets, &self.partner_targets, self.lambda())
     }
 }
 
 /// `mean_i(lambda_i * hit_i(a) + (1 - lambda_i) * hit_i(b))`, `[1]`: the accuracy of
 /// [`MixedBatch::accuracy`] and of the `train` feature's `MixedAccuracyMetric`.
-pub(crate) fn lambda_weighted_accuracy<B: Backend>(
-    logits: Tensor<B, 2>,
-    targets: &Tensor<B, 1, Int>,
-    partner_targets: &Tensor<B, 1, Int>,
+pub(crate) fn lambda_weighted_accuracy(
+    logits: Tensor<2>,
+    targets: &Tensor<1, Int>,
+    partner_targets: &Tensor<1, Int>,
     lambda: &Lambda,
-) -> Tensor<B, 1> {
+) -> Tensor<1> {
     let [batch, _] = logits.dims();
     let device = logits.device();
     let predicted = logits.argmax(1).reshape([batch]);
@@ -453,13 +425,13 @@ pub(crate) fn lambda_weighted_accuracy<B: Backend>(
         }
         Lambda::PerSample(values) => {
             let hit_b = predicted.equal(partner_targets.clone()).float();
-            let lambda = lambda_tensor::<B>(values, &device);
+            let lambda = lambda_tensor(values, &device);
             (hit_a * lambda.clone() + hit_b * (lambda.neg() + 1.0)).mean()
         }
     }
 }
 
-fn lambda_tensor<B: Backend>(values: &[f64], device: &B::Device) -> Tensor<B, 1> {
+fn lambda_tensor(values: &[f64], device: &Device) -> Tensor<1> {
     let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
     let len = values.len();
     Tensor::from_data(TensorData::new(values, [len]), device)
@@ -471,19 +443,14 @@ fn lambda_tensor<B: Backend>(values: &[f64], device: &B::Device) -> Tensor<B, 1>
 /// back to the host). Exact ones are scattered, then `on` and `off` are written as
 /// given: adding `on - off` to `off` would round (0.1 + 0.8 != 0.9 in f32) where
 /// timm's `scatter_` does not.
-fn one_hot<B: Backend>(
-    targets: Tensor<B, 1, Int>,
-    num_classes: usize,
-    on: f64,
-    off: f64,
-) -> Tensor<B, 2> {
+fn one_hot(targets: Tensor<1, Int>, num_classes: usize, on: f64, off: f64) -> Tensor<2> {
     let [batch] = targets.dims();
     let device = targets.device();
-    let hits = Tensor::<B, 2>::zeros([batch, num_classes], &device).scatter(
+    let hits = Tensor::<2>::zeros([batch, num_classes], &device).scatter(
         1,
         targets.reshape([batch, 1]),
         Tensor::ones([batch, 1], &device),
         IndexingUpdateOp::Add,
     );
-    Tensor::<B, 2>::full([batch, num_classes], off, &device).mask_fill(hits.equal_elem(1.0), on)
+    Tensor::<2>::full([batch, num_classes], off, &device).mask_fill(hits.equal_elem(1.0), on)
 }

@@ -7,7 +7,7 @@
 use std::marker::PhantomData;
 
 use burn::data::dataloader::batcher::Batcher;
-use burn::tensor::backend::Backend;
+use burn::tensor::Device;
 use burn::tensor::{Int, Tensor};
 
 use crate::batch::MixedBatch;
@@ -18,7 +18,7 @@ use crate::mixer::Mixer;
 ///
 /// The inner batcher builds the plain batch (decoding, augmentation,
 /// normalisation) as `(inputs, targets)`, or as a type of yours that converts into
-/// that pair (`impl From<MyBatch<B>> for (Tensor<B, 4>, Tensor<B, 1, Int>)`); this
+/// that pair (`impl From<MyBatch> for (Tensor<4>, Tensor<1, Int>)`); this
 /// one draws the mixing and returns a [`MixedBatch`]. A disabled mixer
 /// (`MixConfig::mixup(0.0)`) gives unmixed batches of the same type, so the plain
 /// baseline runs through the same loader.
@@ -32,17 +32,16 @@ use crate::mixer::Mixer;
 ///
 /// ```
 /// use burn::data::dataloader::batcher::Batcher;
-/// use burn::tensor::{backend::Backend, Int, Tensor};
+/// use burn::tensor::{Device, Int, Tensor};
 /// use burn_mixup::{MixConfig, MixedBatch, MixupBatcher};
-/// use burn_ndarray::NdArray;
 ///
 /// /// A toy inner batcher: item = (pixel value, label).
 /// #[derive(Clone)]
 /// struct Plain;
-/// impl<B: Backend> Batcher<B, (f32, i64), (Tensor<B, 4>, Tensor<B, 1, Int>)> for Plain {
-///     fn batch(&self, items: Vec<(f32, i64)>, device: &B::Device) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
+/// impl Batcher<(f32, i64), (Tensor<4>, Tensor<1, Int>)> for Plain {
+///     fn batch(&self, items: Vec<(f32, i64)>, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
 ///         let images = items.iter()
-///             .map(|(v, _)| Tensor::<B, 4>::full([1, 1, 2, 2], *v, device))
+///             .map(|(v, _)| Tensor::<4>::full([1, 1, 2, 2], *v, device))
 ///             .collect();
 ///         let labels: Vec<i64> = items.iter().map(|(_, y)| *y).collect();
 ///         (Tensor::cat(images, 0), Tensor::from_ints(labels.as_slice(), device))
@@ -51,8 +50,8 @@ use crate::mixer::Mixer;
 ///
 /// let batcher = MixupBatcher::new(Plain, MixConfig::mixup(1.0).with_seed(Some(5)).init()?)
 ///     .with_num_classes(10);
-/// let device = Default::default();
-/// let batch: MixedBatch<NdArray, 4> = batcher.batch(vec![(0.0, 1), (1.0, 2), (2.0, 3)], &device);
+/// let device = Device::flex();
+/// let batch: MixedBatch<4> = batcher.batch(vec![(0.0, 1), (1.0, 2), (2.0, 3)], &device);
 /// assert_eq!(batch.inputs().dims(), [3, 1, 2, 2]);
 /// # Ok::<(), burn_mixup::MixError>(())
 /// ```
@@ -71,10 +70,9 @@ impl<Inner, O> MixupBatcher<Inner, O> {
     /// ```
     /// use burn::tensor::{Int, Tensor};
     /// use burn_mixup::{MixConfig, MixupBatcher};
-    /// use burn_ndarray::NdArray;
     ///
     /// # #[derive(Clone)] struct Inner;
-    /// let batcher: MixupBatcher<Inner, (Tensor<NdArray, 4>, Tensor<NdArray, 1, Int>)> =
+    /// let batcher: MixupBatcher<Inner, (Tensor<4>, Tensor<1, Int>)> =
     ///     MixupBatcher::new(Inner, MixConfig::cutmix(1.0).init()?);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
@@ -93,10 +91,9 @@ impl<Inner, O> MixupBatcher<Inner, O> {
     /// ```
     /// use burn::tensor::{Int, Tensor};
     /// use burn_mixup::{MixConfig, MixupBatcher};
-    /// use burn_ndarray::NdArray;
     ///
     /// # #[derive(Clone)] struct Inner;
-    /// let batcher: MixupBatcher<Inner, (Tensor<NdArray, 4>, Tensor<NdArray, 1, Int>)> =
+    /// let batcher: MixupBatcher<Inner, (Tensor<4>, Tensor<1, Int>)> =
     ///     MixupBatcher::new(Inner, MixConfig::new().init()?).with_num_classes(10);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
@@ -111,10 +108,9 @@ impl<Inner, O> MixupBatcher<Inner, O> {
     /// ```
     /// use burn::tensor::{Int, Tensor};
     /// use burn_mixup::{MixConfig, MixupBatcher};
-    /// use burn_ndarray::NdArray;
     ///
     /// # #[derive(Clone)] struct Inner;
-    /// let batcher: MixupBatcher<Inner, (Tensor<NdArray, 4>, Tensor<NdArray, 1, Int>)> =
+    /// let batcher: MixupBatcher<Inner, (Tensor<4>, Tensor<1, Int>)> =
     ///     MixupBatcher::new(Inner, MixConfig::new().init()?);
     /// let handle = batcher.mixer().clone();
     /// handle.resume_at(40);
@@ -133,52 +129,49 @@ impl<Inner, O> MixupBatcher<Inner, O> {
     ///
     /// ```
     /// use burn::data::dataloader::batcher::Batcher;
-    /// use burn::tensor::{backend::Backend, Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::{MixConfig, MixError, MixupBatcher};
-    /// use burn_ndarray::NdArray;
     ///
     /// #[derive(Clone)]
     /// struct Labels;
-    /// impl<B: Backend> Batcher<B, i64, (Tensor<B, 2>, Tensor<B, 1, Int>)> for Labels {
-    ///     fn batch(&self, items: Vec<i64>, device: &B::Device) -> (Tensor<B, 2>, Tensor<B, 1, Int>) {
+    /// impl Batcher<i64, (Tensor<2>, Tensor<1, Int>)> for Labels {
+    ///     fn batch(&self, items: Vec<i64>, device: &Device) -> (Tensor<2>, Tensor<1, Int>) {
     ///         (Tensor::zeros([items.len(), 3], device), Tensor::from_ints(items.as_slice(), device))
     ///     }
     /// }
     /// let batcher = MixupBatcher::new(Labels, MixConfig::new().init()?).with_num_classes(3);
-    /// let err = batcher.try_batch::<NdArray, i64, 2>(vec![0, 7], &Default::default()).unwrap_err();
+    /// let err = batcher.try_batch::<i64, 2>(vec![0, 7], &Device::flex()).unwrap_err();
     /// assert_eq!(err, MixError::TargetOutOfRange { position: 1, value: 7, num_classes: 3 });
     /// # Ok::<(), MixError>(())
     /// ```
-    pub fn try_batch<B, I, const D: usize>(
+    /// # use burn::tensor::Device;
+    pub fn try_batch<I, const D: usize>(
         &self,
         items: Vec<I>,
-        device: &B::Device,
-    ) -> Result<MixedBatch<B, D>, MixError>
+        device: &Device,
+    ) -> Result<MixedBatch<D>, MixError>
     where
-        B: Backend,
-        Inner: Batcher<B, I, O>,
-        O: Into<(Tensor<B, D>, Tensor<B, 1, Int>)>,
+        Inner: Batcher<I, O>,
+        O: Into<(Tensor<D>, Tensor<1, Int>)>,
     {
         let (inputs, targets) = self.inner.batch(items, device).into();
         if let Some(num_classes) = self.num_classes {
             let labels = targets
                 .to_data()
-                .convert::<i64>()
-                .into_vec::<i64>()
-                .expect("the labels were converted to i64 just above");
+                .try_into_vec_as::<i64>()
+                .expect("integer labels convert to i64");
             check_targets(&labels, num_classes)?;
         }
         self.mixer.apply(inputs, targets)
     }
 }
 
-impl<B, I, O, Inner, const D: usize> Batcher<B, I, MixedBatch<B, D>> for MixupBatcher<Inner, O>
+impl<I, O, Inner, const D: usize> Batcher<I, MixedBatch<D>> for MixupBatcher<Inner, O>
 where
-    B: Backend,
-    Inner: Batcher<B, I, O>,
-    O: Into<(Tensor<B, D>, Tensor<B, 1, Int>)>,
+    Inner: Batcher<I, O>,
+    O: Into<(Tensor<D>, Tensor<1, Int>)>,
 {
-    fn batch(&self, items: Vec<I>, device: &B::Device) -> MixedBatch<B, D> {
+    fn batch(&self, items: Vec<I>, device: &Device) -> MixedBatch<D> {
         self.try_batch(items, device)
             .unwrap_or_else(|err| panic!("MixupBatcher: {err}"))
     }

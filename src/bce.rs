@@ -5,7 +5,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::loss::Reduction;
-use burn::tensor::backend::Backend;
+use burn::tensor::Device;
 use burn::tensor::{Int, Tensor};
 
 use crate::batch::MixedBatch;
@@ -19,17 +19,18 @@ use crate::loss::{HardTargets, is_valid_smoothing};
 /// `target_threshold`, binarised (`> threshold` becomes 1, the rest 0).
 ///
 /// ```
+/// use burn::tensor::Device;
 /// use burn_mixup::BinaryCrossEntropyConfig;
-/// use burn_ndarray::NdArray;
 ///
 /// // ResNet Strikes Back A1: BCE on mixed targets binarised at 0.2, no smoothing.
 /// let bce = BinaryCrossEntropyConfig::new()
 ///     .with_smoothing(0.0)
 ///     .with_target_threshold(Some(0.2))
-///     .init::<NdArray>(&Default::default())?;
+///     .init(&Device::flex())?;
 /// assert_eq!(bce.target_threshold(), Some(0.2));
 /// # Ok::<(), burn_mixup::LossError>(())
 /// ```
+/// # use burn::tensor::Device;
 #[derive(Config, Debug)]
 pub struct BinaryCrossEntropyConfig {
     /// Smoothing `eps` in [0, 1) (timm's default 0.1). Applied to class-index and
@@ -52,11 +53,11 @@ pub struct BinaryCrossEntropyConfig {
     pub sum_classes: bool,
 }
 
-fn class_values<B: Backend>(
+fn class_values(
     values: &Option<Vec<f32>>,
     bad: impl Fn(usize, f64) -> LossError,
-    device: &B::Device,
-) -> Result<Option<Tensor<B, 2>>, LossError> {
+    device: &Device,
+) -> Result<Option<Tensor<2>>, LossError> {
     let Some(values) = values else {
         return Ok(None);
     };
@@ -71,7 +72,7 @@ fn class_values<B: Backend>(
         return Err(bad(index, value as f64));
     }
     Ok(Some(
-        Tensor::<B, 1>::from_floats(values.as_slice(), device).unsqueeze(),
+        Tensor::<1>::from_floats(values.as_slice(), device).unsqueeze(),
     ))
 }
 
@@ -84,16 +85,17 @@ impl BinaryCrossEntropyConfig {
     /// [`LossError::InvalidPosWeight`].
     ///
     /// ```
+    /// use burn::tensor::Device;
     /// use burn_mixup::{BinaryCrossEntropyConfig, LossError};
-    /// use burn_ndarray::NdArray;
     ///
     /// let err = BinaryCrossEntropyConfig::new()
     ///     .with_pos_weight(Some(vec![1.0, f32::NAN]))
-    ///     .init::<NdArray>(&Default::default())
+    ///     .init(&Device::flex())
     ///     .unwrap_err();
     /// assert!(matches!(err, LossError::InvalidPosWeight { index: 1, .. }));
     /// ```
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Result<BinaryCrossEntropy<B>, LossError> {
+    /// # use burn::tensor::Device;
+    pub fn init(&self, device: &Device) -> Result<BinaryCrossEntropy, LossError> {
         if !is_valid_smoothing(self.smoothing) {
             return Err(LossError::InvalidSmoothing(self.smoothing));
         }
@@ -123,25 +125,24 @@ impl BinaryCrossEntropyConfig {
 /// `[B, K]` target matrix, also with a threshold and per-sample lambda.
 ///
 /// ```
-/// use burn::tensor::{Int, Tensor};
+/// use burn::tensor::{Device, Int, Tensor};
 /// use burn_mixup::BinaryCrossEntropyConfig;
-/// use burn_ndarray::NdArray;
 ///
-/// let device = Default::default();
-/// let bce = BinaryCrossEntropyConfig::new().with_smoothing(0.0).init::<NdArray>(&device)?;
-/// let logits = Tensor::<NdArray, 2>::zeros([2, 4], &device);
-/// let targets = Tensor::<NdArray, 1, Int>::from_ints([0, 3], &device);
+/// let device = Device::flex();
+/// let bce = BinaryCrossEntropyConfig::new().with_smoothing(0.0).init(&device)?;
+/// let logits = Tensor::<2>::zeros([2, 4], &device);
+/// let targets = Tensor::<1, Int>::from_ints([0, 3], &device);
 /// // Every element is log(2) at logit 0, whatever its target.
 /// let loss: f32 = bce.forward(logits, targets).into_scalar();
 /// assert!((loss - 2f32.ln()).abs() < 1e-6);
 /// # Ok::<(), burn_mixup::LossError>(())
 /// ```
 #[derive(Module, Debug)]
-pub struct BinaryCrossEntropy<B: Backend> {
+pub struct BinaryCrossEntropy {
     smoothing: f64,
     target_threshold: Option<f64>,
-    weights: Option<Tensor<B, 2>>,
-    pos_weight: Option<Tensor<B, 2>>,
+    weights: Option<Tensor<2>>,
+    pos_weight: Option<Tensor<2>>,
     /// Sum the elements (`Reduction::Sum` or `sum_classes`) rather than average them.
     sum: bool,
     /// Divide the sum by the batch size (`sum_classes`).
@@ -150,17 +151,18 @@ pub struct BinaryCrossEntropy<B: Backend> {
 
 /// The per-element pieces: `base = w (x + s)` and `slope = w ((p - 1) s - x)`, so
 /// that the loss of an element with target `y` is `base + y * slope`.
-struct Terms<B: Backend> {
-    base: Tensor<B, 2>,
-    slope: Tensor<B, 2>,
+struct Terms {
+    base: Tensor<2>,
+    slope: Tensor<2>,
 }
 
-impl<B: Backend> BinaryCrossEntropy<B> {
+impl BinaryCrossEntropy {
     /// The threshold targets are binarised at, if any.
     ///
     /// ```
+    /// use burn::tensor::Device;
     /// use burn_mixup::BinaryCrossEntropyConfig;
-    /// let bce = BinaryCrossEntropyConfig::new().init::<burn_ndarray::NdArray>(&Default::default())?;
+    /// let bce = BinaryCrossEntropyConfig::new().init(&Device::flex())?;
     /// assert_eq!(bce.target_threshold(), None);
     /// # Ok::<(), burn_mixup::LossError>(())
     /// ```
@@ -172,7 +174,7 @@ impl<B: Backend> BinaryCrossEntropy<B> {
     ///
     /// # Panics
     /// Where [`try_forward`](Self::try_forward) returns an error.
-    pub fn forward(&self, logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> Tensor<B, 1> {
+    pub fn forward(&self, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
         self.try_forward(logits, targets)
             .unwrap_or_else(|err| panic!("BinaryCrossEntropy::forward: {err}"))
     }
@@ -183,21 +185,20 @@ impl<B: Backend> BinaryCrossEntropy<B> {
     /// [`LossError::BatchSizeMismatch`], [`LossError::WeightCount`].
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::{BinaryCrossEntropyConfig, LossError};
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let bce = BinaryCrossEntropyConfig::new().with_weights(Some(vec![1.0; 3])).init::<NdArray>(&device)?;
-    /// let err = bce.try_forward(Tensor::zeros([2, 4], &device), Tensor::<NdArray, 1, Int>::zeros([2], &device));
+    /// let device = Device::flex();
+    /// let bce = BinaryCrossEntropyConfig::new().with_weights(Some(vec![1.0; 3])).init(&device)?;
+    /// let err = bce.try_forward(Tensor::zeros([2, 4], &device), Tensor::<1, Int>::zeros([2], &device));
     /// assert_eq!(err.unwrap_err(), LossError::WeightCount { logits: 4, weights: 3 });
     /// # Ok::<(), LossError>(())
     /// ```
     pub fn try_forward(
         &self,
-        logits: Tensor<B, 2>,
-        targets: Tensor<B, 1, Int>,
-    ) -> Result<Tensor<B, 1>, LossError> {
+        logits: Tensor<2>,
+        targets: Tensor<1, Int>,
+    ) -> Result<Tensor<1>, LossError> {
         self.hard_loss(logits, HardTargets::One(targets))
     }
 
@@ -209,17 +210,16 @@ impl<B: Backend> BinaryCrossEntropy<B> {
     /// Where [`try_forward_mixed`](Self::try_forward_mixed) returns an error.
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::{BinaryCrossEntropyConfig, MixParams};
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let bce = BinaryCrossEntropyConfig::new().with_smoothing(0.0).init::<NdArray>(&device)?;
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1], &device);
-    /// let batch = MixParams::blend(0.7, vec![1, 0])?.mix_batch(Tensor::<NdArray, 2>::zeros([2, 2], &device), y)?;
-    /// let logits = Tensor::<NdArray, 2>::from_floats([[2.0, -1.0], [0.5, 0.0]], &device);
+    /// let device = Device::flex();
+    /// let bce = BinaryCrossEntropyConfig::new().with_smoothing(0.0).init(&device)?;
+    /// let y = Tensor::<1, Int>::from_ints([0, 1], &device);
+    /// let batch = MixParams::blend(0.7, vec![1, 0])?.mix_batch(Tensor::<2>::zeros([2, 2], &device), y)?;
+    /// let logits = Tensor::<2>::from_floats([[2.0, -1.0], [0.5, 0.0]], &device);
     /// // The same as the dense targets [[0.7, 0.3], [0.3, 0.7]].
-    /// let dense = Tensor::<NdArray, 2>::from_floats([[0.7, 0.3], [0.3, 0.7]], &device);
+    /// let dense = Tensor::<2>::from_floats([[0.7, 0.3], [0.3, 0.7]], &device);
     /// let (mixed, probs): (f32, f32) = (bce.forward_mixed(logits.clone(), &batch).into_scalar(),
     ///                                   bce.forward_probs(logits, dense).into_scalar());
     /// assert!((mixed - probs).abs() < 1e-6);
@@ -227,9 +227,9 @@ impl<B: Backend> BinaryCrossEntropy<B> {
     /// ```
     pub fn forward_mixed<const D: usize>(
         &self,
-        logits: Tensor<B, 2>,
-        batch: &MixedBatch<B, D>,
-    ) -> Tensor<B, 1> {
+        logits: Tensor<2>,
+        batch: &MixedBatch<D>,
+    ) -> Tensor<1> {
         self.try_forward_mixed(logits, batch)
             .unwrap_or_else(|err| panic!("BinaryCrossEntropy::forward_mixed: {err}"))
     }
@@ -240,9 +240,9 @@ impl<B: Backend> BinaryCrossEntropy<B> {
     /// [`LossError::BatchSizeMismatch`], [`LossError::WeightCount`].
     pub fn try_forward_mixed<const D: usize>(
         &self,
-        logits: Tensor<B, 2>,
-        batch: &MixedBatch<B, D>,
-    ) -> Result<Tensor<B, 1>, LossError> {
+        logits: Tensor<2>,
+        batch: &MixedBatch<D>,
+    ) -> Result<Tensor<1>, LossError> {
         let targets = batch.hard_targets(&logits.device());
         self.hard_loss(logits, targets)
     }
@@ -252,7 +252,7 @@ impl<B: Backend> BinaryCrossEntropy<B> {
     ///
     /// # Panics
     /// Where [`try_forward_probs`](Self::try_forward_probs) returns an error.
-    pub fn forward_probs(&self, logits: Tensor<B, 2>, targets: Tensor<B, 2>) -> Tensor<B, 1> {
+    pub fn forward_probs(&self, logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
         self.try_forward_probs(logits, targets)
             .unwrap_or_else(|err| panic!("BinaryCrossEntropy::forward_probs: {err}"))
     }
@@ -263,21 +263,20 @@ impl<B: Backend> BinaryCrossEntropy<B> {
     /// [`LossError::ShapeMismatch`], [`LossError::WeightCount`].
     ///
     /// ```
-    /// use burn::tensor::Tensor;
+    /// use burn::tensor::{Device, Tensor};
     /// use burn_mixup::{BinaryCrossEntropyConfig, LossError};
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let bce = BinaryCrossEntropyConfig::new().init::<NdArray>(&device)?;
+    /// let device = Device::flex();
+    /// let bce = BinaryCrossEntropyConfig::new().init(&device)?;
     /// let err = bce.try_forward_probs(Tensor::zeros([2, 3], &device), Tensor::zeros([2, 4], &device));
     /// assert_eq!(err.unwrap_err(), LossError::ShapeMismatch { logits: [2, 3], targets: [2, 4] });
     /// # Ok::<(), LossError>(())
     /// ```
     pub fn try_forward_probs(
         &self,
-        logits: Tensor<B, 2>,
-        targets: Tensor<B, 2>,
-    ) -> Result<Tensor<B, 1>, LossError> {
+        logits: Tensor<2>,
+        targets: Tensor<2>,
+    ) -> Result<Tensor<1>, LossError> {
         if logits.dims() != targets.dims() {
             return Err(LossError::ShapeMismatch {
                 logits: logits.dims(),
@@ -293,7 +292,7 @@ impl<B: Backend> BinaryCrossEntropy<B> {
         Ok(self.reduce((terms.base + targets * terms.slope).sum(), dims))
     }
 
-    fn terms(&self, logits: Tensor<B, 2>) -> Result<Terms<B>, LossError> {
+    fn terms(&self, logits: Tensor<2>) -> Result<Terms, LossError> {
         let [_, classes] = logits.dims();
         for values in [&self.weights, &self.pos_weight].into_iter().flatten() {
             let [_, count] = values.dims();
@@ -334,11 +333,7 @@ impl<B: Backend> BinaryCrossEntropy<B> {
 
     /// Closed form over hard targets: each row's target is `y0` everywhere, `ya` at
     /// class `a` and `yb` at class `b` (`a != b`), or `on` at `a == b`.
-    fn hard_loss(
-        &self,
-        logits: Tensor<B, 2>,
-        targets: HardTargets<B>,
-    ) -> Result<Tensor<B, 1>, LossError> {
+    fn hard_loss(&self, logits: Tensor<2>, targets: HardTargets) -> Result<Tensor<1>, LossError> {
         let [batch, classes] = logits.dims();
         let device = logits.device();
         let (a, b, lambda) = match targets {
@@ -356,7 +351,7 @@ impl<B: Backend> BinaryCrossEntropy<B> {
         let off = self.smoothing / classes as f64;
         let on = 1.0 - self.smoothing + off;
         let terms = self.terms(logits)?;
-        let column = |y: Tensor<B, 1, Int>| y.reshape([batch, 1]);
+        let column = |y: Tensor<1, Int>| y.reshape([batch, 1]);
         let same = a.clone().equal(b.clone()).float().reshape([batch, 1]);
         let lambda = lambda.reshape([batch, 1]);
         let raw_a = lambda.clone() * (on - off) + off;
@@ -378,7 +373,7 @@ impl<B: Backend> BinaryCrossEntropy<B> {
         Ok(self.reduce(total, [batch, classes]))
     }
 
-    fn reduce(&self, total: Tensor<B, 1>, [batch, classes]: [usize; 2]) -> Tensor<B, 1> {
+    fn reduce(&self, total: Tensor<1>, [batch, classes]: [usize; 2]) -> Tensor<1> {
         match (self.sum, self.per_sample) {
             (_, true) => total / batch as f64,
             (true, false) => total,

@@ -147,13 +147,13 @@ pub enum MixError {
 /// [`LabelSmoothingCrossEntropy`](crate::LabelSmoothingCrossEntropy).
 ///
 /// ```
+/// use burn::tensor::Device;
 /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, LossError};
-/// use burn_ndarray::NdArray;
 ///
-/// let device = Default::default();
+/// let device = Device::flex();
 /// let err = LabelSmoothingCrossEntropyConfig::new()
 ///     .with_smoothing(1.5)
-///     .init::<NdArray>(&device)
+///     .init(&device)
 ///     .unwrap_err();
 /// assert_eq!(err, LossError::InvalidSmoothing(1.5));
 /// ```
@@ -290,4 +290,8 @@ pub enum ScheduleError {
     /// Milestones in epochs need the number of iterations per epoch.
     #[error("iterations_per_epoch must be at least 1, got 0")]
     ZeroIterationsPerEpoch,
+    /// A scheduler record without this scheduler's `"iteration"` count: written by
+    /// another scheduler, or by burn-mixup 0.2's (Burn 0.21) record format.
+    #[error("the scheduler record holds no \"iteration\" count: not a MultiStepLrScheduler record")]
+    ForeignRecord,
 }

@@ -3,7 +3,9 @@
 //! Input **Mixup**, **CutMix** and **label smoothing** for the [Burn](https://burn.dev)
 //! deep-learning framework: the regularisers that raise image-classification
 //! accuracy without touching the model, with every option of timm and torchvision,
-//! checked against PyTorch's numbers, generic over every Burn backend.
+//! checked against PyTorch's numbers. Built on Burn 0.22: tensors carry their backend
+//! in their [`Device`](burn::tensor::Device), so nothing here has a backend
+//! parameter, and every backend Burn enables works.
 //!
 //! - [`MixConfig`] → [`Mixer`]: the one mixer. Mixup, CutMix, ResizeMix and FMix
 //!   ([`Paste`], [`FourierMask`]), timm's `batch`/`pair`/`elem` modes ([`MixMode`]), switching,
@@ -31,24 +33,24 @@
 //! ## Quick start
 //!
 //! ```
-//! use burn::tensor::{Int, Tensor};
+//! use burn::tensor::{Device, Int, Tensor};
 //! use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig};
-//! use burn_ndarray::NdArray;
 //!
-//! let device = Default::default();
+//! let device = Device::flex();
 //! let mixer = MixConfig::mixup(1.0).with_seed(Some(42)).init()?;
 //! let criterion = LabelSmoothingCrossEntropyConfig::new()
 //!     .with_smoothing(0.1)
-//!     .init::<NdArray>(&device)?;
+//!     .init(&device)?;
 //!
-//! let images = Tensor::<NdArray, 4>::random([8, 3, 32, 32], burn::tensor::Distribution::Default, &device);
-//! let labels = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], &device);
+//! let images = Tensor::<4>::random([8, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+//! let labels = Tensor::<1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], &device);
 //! let batch = mixer.apply(images, labels)?;
-//! let logits = Tensor::<NdArray, 2>::zeros([8, 10], &device); // model.forward(batch.inputs().clone())
+//! let logits = Tensor::<2>::zeros([8, 10], &device); // model.forward(batch.inputs().clone())
 //! let loss = batch.loss(logits, &criterion); // lambda*CE(a) + (1-lambda)*CE(b)
-//! assert!((loss.into_scalar() - 10f32.ln()).abs() < 1e-5);
+//! assert!((loss.into_scalar::<f32>() - 10f32.ln()).abs() < 1e-5);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//! # use burn::tensor::Device;
 //!
 //! ## Feature flags
 //! - `train`: what a burn-train project needs to train with mixing:
@@ -56,10 +58,12 @@
 //!   Burn's own `LossMetric` and `AccuracyMetric`), `MixedAccuracyMetric`,
 //!   `CalibrationErrorMetric` (ECE) and `MultiStepLrScheduler` (PyTorch's
 //!   `MultiStepLR`). Off by default; the README has a five-step guide.
-//! - `cuda`: pulls in `burn-cuda` so that the examples can train on NVIDIA GPUs. The
-//!   library itself is generic over `B: Backend` and needs no feature for any backend.
-//! - `wgpu`: pulls in `burn-wgpu` for the backend test suite and the example's
-//!   `--backend wgpu` (the GPU code path on any Vulkan driver, a software one included).
+//! - `cuda`: switches on Burn's `cuda` backend, so that the examples can train on
+//!   NVIDIA GPUs (`Device::cuda(i)`). The library needs no feature for any backend:
+//!   whatever backends the application enables in `burn` work.
+//! - `wgpu`: switches on Burn's `wgpu` backend for the backend test suite and the
+//!   example's `--backend wgpu` (the GPU code path on any Vulkan driver, a software
+//!   one included).
 #![warn(missing_docs)]
 
 // One concept per module; every public item is re-exported here, so each has one
@@ -67,6 +71,8 @@
 mod batch;
 mod batcher;
 mod bce;
+#[cfg(feature = "train")]
+mod calibration;
 mod cutmix;
 mod error;
 mod fmix;
@@ -82,6 +88,8 @@ mod train;
 pub use batch::MixedBatch;
 pub use batcher::MixupBatcher;
 pub use bce::{BinaryCrossEntropy, BinaryCrossEntropyConfig};
+#[cfg(feature = "train")]
+pub use calibration::{CalibrationErrorMetric, CalibrationInput};
 pub use cutmix::CutBox;
 #[cfg(feature = "train")]
 pub use error::ScheduleError;
@@ -93,10 +101,7 @@ pub use params::{Lambda, MixParams};
 #[cfg(feature = "train")]
 pub use schedule::{MultiStepLrScheduler, MultiStepLrSchedulerConfig};
 #[cfg(feature = "train")]
-pub use train::{
-    CalibrationErrorMetric, CalibrationInput, MixedAccuracyInput, MixedAccuracyMetric,
-    MixedClassificationOutput,
-};
+pub use train::{MixedAccuracyInput, MixedAccuracyMetric, MixedClassificationOutput};
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

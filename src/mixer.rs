@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::config::Config;
-use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 use rand::seq::SliceRandom;
 use rand::{Rng, RngExt};
@@ -42,15 +41,14 @@ use crate::rng::{DrawCounter, draw_rng};
 /// with itself and left unmixed (lambda 1).
 ///
 /// ```
-/// use burn::tensor::{Int, Tensor};
+/// use burn::tensor::{Device, Int, Tensor};
 /// use burn_mixup::{Lambda, MixConfig, MixMode};
-/// use burn_ndarray::NdArray;
 ///
-/// let device = Default::default();
+/// let device = Device::flex();
 /// let mixer = MixConfig::cutmix(1.0).with_mode(MixMode::Elem).with_seed(Some(1)).init()?;
 /// // An odd batch is fine in every mode.
-/// let batch = mixer.apply(Tensor::<NdArray, 4>::zeros([5, 3, 8, 8], &device),
-///                         Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3, 4], &device))?;
+/// let batch = mixer.apply(Tensor::<4>::zeros([5, 3, 8, 8], &device),
+///                         Tensor::<1, Int>::from_ints([0, 1, 2, 3, 4], &device))?;
 /// assert!(matches!(batch.lambda(), Lambda::PerSample(l) if l.len() == 5));
 /// # Ok::<(), burn_mixup::MixError>(())
 /// ```
@@ -366,16 +364,15 @@ struct Betas {
 /// resume, is not reproducible.
 ///
 /// ```
-/// use burn::tensor::{Int, Tensor};
+/// use burn::tensor::{Device, Int, Tensor};
 /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig, MixMode};
-/// use burn_ndarray::NdArray;
 ///
-/// let device = Default::default();
+/// let device = Device::flex();
 /// let mixer = MixConfig::cutmix(1.0).with_mode(MixMode::Elem).with_seed(Some(3)).init()?;
-/// let images = Tensor::<NdArray, 4>::ones([4, 3, 8, 8], &device);
-/// let labels = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3], &device);
+/// let images = Tensor::<4>::ones([4, 3, 8, 8], &device);
+/// let labels = Tensor::<1, Int>::from_ints([0, 1, 2, 3], &device);
 /// let batch = mixer.apply(images, labels)?;
-/// let criterion = LabelSmoothingCrossEntropyConfig::new().init::<NdArray>(&device)?;
+/// let criterion = LabelSmoothingCrossEntropyConfig::new().init(&device)?;
 /// let loss: f32 = batch.loss(Tensor::zeros([4, 10], &device), &criterion).into_scalar();
 /// assert!((loss - 10f32.ln()).abs() < 1e-5);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -718,22 +715,21 @@ impl Mixer {
     /// [`MixError::BatchSizeMismatch`], and the errors of [`sample`](Self::sample).
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::{MixConfig, MixError};
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
+    /// let device = Device::flex();
     /// let mixer = MixConfig::cutmix(1.0).init()?;
-    /// let x = Tensor::<NdArray, 2>::zeros([3, 4], &device);
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2], &device);
+    /// let x = Tensor::<2>::zeros([3, 4], &device);
+    /// let y = Tensor::<1, Int>::from_ints([0, 1, 2], &device);
     /// assert_eq!(mixer.apply(x, y).unwrap_err(), MixError::NotAnImage { dims: vec![3, 4] });
     /// # Ok::<(), MixError>(())
     /// ```
-    pub fn apply<B: Backend, const D: usize>(
+    pub fn apply<const D: usize>(
         &self,
-        inputs: Tensor<B, D>,
-        targets: Tensor<B, 1, Int>,
-    ) -> Result<MixedBatch<B, D>, MixError> {
+        inputs: Tensor<D>,
+        targets: Tensor<1, Int>,
+    ) -> Result<MixedBatch<D>, MixError> {
         check_batch(&inputs.dims(), &targets)?;
         self.sample(&inputs.dims())?.mix_batch(inputs, targets)
     }

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use burn::tensor::backend::Backend;
+use burn::tensor::Device;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use crate::batch::MixedBatch;
@@ -126,14 +126,13 @@ enum Ops {
 /// lambda of the input batch.
 ///
 /// ```
-/// use burn::tensor::{Int, Tensor};
+/// use burn::tensor::{Device, Int, Tensor};
 /// use burn_mixup::MixConfig;
-/// use burn_ndarray::NdArray;
 ///
-/// let device = Default::default();
+/// let device = Device::flex();
 /// let mixer = MixConfig::mixup(1.0).with_seed(Some(7)).init()?;
-/// let images = Tensor::<NdArray, 4>::ones([8, 3, 4, 4], &device);
-/// let labels = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], &device);
+/// let images = Tensor::<4>::ones([8, 3, 4, 4], &device);
+/// let labels = Tensor::<1, Int>::from_ints([0, 1, 2, 3, 4, 5, 6, 7], &device);
 /// let params = mixer.sample(&images.dims())?;
 /// // Manifold Mixup: the batch goes through the first layers unmixed...
 /// let hidden = images.reshape([8, 48]) * 2.0; // stand-in for model.stem(images)
@@ -406,20 +405,16 @@ impl MixParams {
     /// [`MixError::ImageSize`].
     ///
     /// ```
-    /// use burn::tensor::Tensor;
+    /// use burn::tensor::{Device, Tensor};
     /// use burn_mixup::MixParams;
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let x = Tensor::<NdArray, 2>::from_floats([[1.0], [3.0]], &device);
-    /// let mixed: Vec<f32> = MixParams::blend(0.75, vec![1, 0])?.mix(x)?.into_data().to_vec().unwrap();
+    /// let device = Device::flex();
+    /// let x = Tensor::<2>::from_floats([[1.0], [3.0]], &device);
+    /// let mixed: Vec<f32> = MixParams::blend(0.75, vec![1, 0])?.mix(x)?.into_data().try_to_vec().unwrap();
     /// assert_eq!(mixed, vec![1.5, 2.5]);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
-    pub fn mix<B: Backend, const D: usize>(
-        &self,
-        x: Tensor<B, D>,
-    ) -> Result<Tensor<B, D>, MixError> {
+    pub fn mix<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<D>, MixError> {
         let dims = x.dims();
         if dims[0] != self.batch_size() {
             return Err(MixError::ParamsBatchSize {
@@ -442,16 +437,14 @@ impl MixParams {
             return Ok(x);
         }
         let device = x.device();
-        let partners = x
-            .clone()
-            .select(0, index_tensor::<B>(&self.partners, &device));
+        let partners = x.clone().select(0, index_tensor(&self.partners, &device));
         Ok(match &self.ops {
             Ops::Batch(Op::Keep) => x,
             // The reference formula, with a scalar weight: `x * lam + x' * (1 - lam)`.
             Ops::Batch(Op::Blend(lambda)) => x * *lambda + partners * (1.0 - *lambda),
             Ops::Batch(op @ (Op::Paste(_) | Op::Mask(_))) => {
                 let (height, width) = self.image.expect("regions carry their image size");
-                let mask = paste_mask::<B, D>(std::slice::from_ref(op), height, width, &device);
+                let mask = paste_mask::<D>(std::slice::from_ref(op), height, width, &device);
                 x.mask_where(mask.expand(dims), partners)
             }
             Ops::Batch(Op::Resize(cut)) => resize_paste(x, partners, 0..dims[0], *cut, &device),
@@ -467,29 +460,29 @@ impl MixParams {
     /// errors of [`mix`](Self::mix).
     ///
     /// ```
-    /// use burn::tensor::{Int, Tensor};
+    /// use burn::tensor::{Device, Int, Tensor};
     /// use burn_mixup::MixParams;
-    /// use burn_ndarray::NdArray;
     ///
-    /// let device = Default::default();
-    /// let x = Tensor::<NdArray, 2>::zeros([3, 2], &device);
-    /// let y = Tensor::<NdArray, 1, Int>::from_ints([4, 5, 6], &device);
+    /// let device = Device::flex();
+    /// let x = Tensor::<2>::zeros([3, 2], &device);
+    /// let y = Tensor::<1, Int>::from_ints([4, 5, 6], &device);
     /// let batch = MixParams::blend(0.5, vec![2, 0, 1])?.mix_batch(x, y)?;
-    /// let partner_labels: Vec<i64> = batch.partner_targets().clone().into_data().to_vec().unwrap();
+    /// let partner_labels: Vec<i64> = batch.partner_targets().clone().into_data().try_into_vec_as::<i64>().unwrap();
     /// assert_eq!(partner_labels, vec![6, 4, 5]);
     /// # Ok::<(), burn_mixup::MixError>(())
     /// ```
-    pub fn mix_batch<B: Backend, const D: usize>(
+    /// # use burn::tensor::Device;
+    pub fn mix_batch<const D: usize>(
         &self,
-        inputs: Tensor<B, D>,
-        targets: Tensor<B, 1, Int>,
-    ) -> Result<MixedBatch<B, D>, MixError> {
+        inputs: Tensor<D>,
+        targets: Tensor<1, Int>,
+    ) -> Result<MixedBatch<D>, MixError> {
         check_batch(&inputs.dims(), &targets)?;
         let inputs = self.mix(inputs)?;
         let partner_targets = if self.partners.iter().enumerate().all(|(i, &p)| i == p) {
             targets.clone()
         } else {
-            let index = index_tensor::<B>(&self.partners, &targets.device());
+            let index = index_tensor(&self.partners, &targets.device());
             targets.clone().select(0, index)
         };
         Ok(MixedBatch::from_parts(
@@ -505,13 +498,13 @@ impl MixParams {
 /// weight per sample (`[B, 1, ..., 1]`), pasted rows take the partner's pixels in
 /// their box or under their FMix mask (one `mask_where` for all of them), resized
 /// rows the shrunk partner, and every other value is selected from `x` untouched.
-fn mix_per_sample<B: Backend, const D: usize>(
-    x: Tensor<B, D>,
-    partners: Tensor<B, D>,
+fn mix_per_sample<const D: usize>(
+    x: Tensor<D>,
+    partners: Tensor<D>,
     ops: &[Op],
     image: Option<(usize, usize)>,
-    device: &B::Device,
-) -> Tensor<B, D> {
+    device: &Device,
+) -> Tensor<D> {
     let dims = x.dims();
     let batch = dims[0];
     let mut row_shape = [1usize; D];
@@ -533,11 +526,11 @@ fn mix_per_sample<B: Backend, const D: usize>(
             .iter()
             .map(|w| (1.0 - w.unwrap_or(1.0)) as f32)
             .collect();
-        let own = Tensor::<B, D>::from_data(TensorData::new(own, row_shape), device);
-        let other = Tensor::<B, D>::from_data(TensorData::new(other, row_shape), device);
+        let own = Tensor::<D>::from_data(TensorData::new(own, row_shape), device);
+        let other = Tensor::<D>::from_data(TensorData::new(other, row_shape), device);
         let blended = x * own + partners.clone() * other;
         let rows: Vec<bool> = blends.iter().map(Option::is_some).collect();
-        let rows = Tensor::<B, D, Bool>::from_data(TensorData::new(rows, row_shape), device);
+        let rows = Tensor::<D, Bool>::from_data(TensorData::new(rows, row_shape), device);
         out = out.mask_where(rows.expand(dims), blended);
     }
 
@@ -545,7 +538,7 @@ fn mix_per_sample<B: Backend, const D: usize>(
         .iter()
         .any(|op| matches!(op, Op::Paste(_) | Op::Mask(_)));
     if let Some((height, width)) = image.filter(|_| pastes) {
-        let mask = paste_mask::<B, D>(ops, height, width, device);
+        let mask = paste_mask::<D>(ops, height, width, device);
         out = out.mask_where(mask.expand(dims), partners.clone());
     }
     for (i, op) in ops.iter().enumerate() {
@@ -560,22 +553,22 @@ fn mix_per_sample<B: Backend, const D: usize>(
 /// neighbour (output pixel `u` reads source pixel `floor(u * H / h)`, PyTorch's
 /// `nearest`), copied into the box. Selection and assignment only: every pixel is
 /// one of the partner's or the input's, bit for bit. `D` is 4 (checked by `mix`).
-fn resize_paste<B: Backend, const D: usize>(
-    x: Tensor<B, D>,
-    partners: Tensor<B, D>,
+fn resize_paste<const D: usize>(
+    x: Tensor<D>,
+    partners: Tensor<D>,
     rows: std::ops::Range<usize>,
     cut: CutBox,
-    device: &B::Device,
-) -> Tensor<B, D> {
+    device: &Device,
+) -> Tensor<D> {
     let dims = x.dims();
     let [batch, channels, height, width] = [dims[0], dims[1], dims[D - 2], dims[D - 1]];
-    let x: Tensor<B, 4> = x.reshape([batch, channels, height, width]);
-    let partners: Tensor<B, 4> = partners.reshape([batch, channels, height, width]);
+    let x: Tensor<4> = x.reshape([batch, channels, height, width]);
+    let partners: Tensor<4> = partners.reshape([batch, channels, height, width]);
     let nearest =
         |out: usize, len: usize| -> Vec<usize> { (0..out).map(|u| u * len / out).collect() };
     let (box_height, box_width) = (cut.y1 - cut.y0, cut.x1 - cut.x0);
-    let source_rows = index_tensor::<B>(&nearest(box_height, height), device);
-    let source_columns = index_tensor::<B>(&nearest(box_width, width), device);
+    let source_rows = index_tensor(&nearest(box_height, height), device);
+    let source_columns = index_tensor(&nearest(box_width, width), device);
     let small = partners
         .slice([rows.clone(), 0..channels, 0..height, 0..width])
         .select(2, source_rows)
@@ -587,12 +580,12 @@ fn resize_paste<B: Backend, const D: usize>(
 /// `[rows, 1, H, W]`: true where each row takes its partner's pixel, inside its
 /// CutMix box or under its FMix mask (rows with neither: all false). Built on the
 /// host and sent once, so a batch of per-sample regions costs one `mask_where`.
-fn paste_mask<B: Backend, const D: usize>(
+fn paste_mask<const D: usize>(
     ops: &[Op],
     height: usize,
     width: usize,
-    device: &B::Device,
-) -> Tensor<B, D, Bool> {
+    device: &Device,
+) -> Tensor<D, Bool> {
     let plane = height * width;
     let mut inside = vec![false; ops.len() * plane];
     for (op, image) in ops.iter().zip(inside.chunks_exact_mut(plane)) {
@@ -639,10 +632,7 @@ fn check_partners(partners: &[usize]) -> Result<(), MixError> {
 }
 
 /// Inputs and targets agree on a non-zero batch size.
-pub(crate) fn check_batch<B: Backend>(
-    dims: &[usize],
-    targets: &Tensor<B, 1, Int>,
-) -> Result<usize, MixError> {
+pub(crate) fn check_batch(dims: &[usize], targets: &Tensor<1, Int>) -> Result<usize, MixError> {
     let batch_size = dims[0];
     let [num_targets] = targets.dims();
     if batch_size != num_targets {
@@ -657,7 +647,7 @@ pub(crate) fn check_batch<B: Backend>(
     Ok(batch_size)
 }
 
-pub(crate) fn index_tensor<B: Backend>(indices: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
+pub(crate) fn index_tensor(indices: &[usize], device: &Device) -> Tensor<1, Int> {
     let values: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
     Tensor::from_data(TensorData::new(values, [indices.len()]), device)
 }

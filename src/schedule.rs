@@ -1,11 +1,16 @@
 //! [`MultiStepLrScheduler`]: PyTorch's `MultiStepLR` as a Burn `LrScheduler`
-//! (feature `train`). Burn 0.21 has none, and the mixup recipe (lr / 10 at epochs 50
-//! and 100) needs it.
+//! (feature `train`). The mixup recipe (lr / 10 at epochs 50 and 100) needs it.
+//!
+//! Burn 0.22 has no `MultiStepLR`. Its new `SequentialLrScheduler` could chain
+//! constant schedulers at the milestones, but it refuses a milestone of 0 and
+//! repeated milestones ("greater than zero and strictly increasing"), which
+//! PyTorch's `MultiStepLR` accepts (a repeated milestone applies `gamma` twice), and
+//! it counts milestones in iterations only. This one keeps PyTorch's semantics, in
+//! epochs or iterations.
 
 use burn::config::Config;
-use burn::lr_scheduler::LrScheduler;
+use burn::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 use burn::optim::LearningRate;
-use burn::tensor::backend::Backend;
 
 use crate::error::ScheduleError;
 
@@ -78,8 +83,15 @@ impl MultiStepLrSchedulerConfig {
     }
 }
 
-/// PyTorch's `MultiStepLR`, stepped once per iteration by burn-train. Its record is
-/// the number of iterations done, so a resumed run continues the schedule.
+/// PyTorch's `MultiStepLR`, stepped once per iteration by burn-train. Its record
+/// (Burn 0.22's named-scalar [`LrSchedulerRecord`]) holds the iterations done under
+/// the key `"iteration"`, so a resumed run continues the schedule.
+///
+/// Relation to Burn's schedulers: it is a plain [`LrScheduler`], so it goes wherever
+/// Burn's do (`Learner::new(model, optim, scheduler)` takes it through
+/// `Into<ModuleLrScheduler>`, and it composes in a `ModuleLrScheduler` group).
+/// Unlike Burn 0.22's `SequentialLrScheduler` it accepts milestones at 0, repeated
+/// milestones and milestones in any order, as PyTorch's `MultiStepLR` does.
 ///
 /// ```
 /// use burn::lr_scheduler::LrScheduler;
@@ -118,29 +130,61 @@ impl MultiStepLrScheduler {
     }
 }
 
-impl LrScheduler for MultiStepLrScheduler {
-    type Record<B: Backend> = usize;
+/// The record key of the iteration count.
+const ITERATION: &str = "iteration";
 
+impl MultiStepLrScheduler {
+    /// Loads a record written by [`LrScheduler::to_record`], or says why it cannot.
+    /// ([`LrScheduler::load_record`] cannot return an error: like Burn's own
+    /// schedulers it leaves the state unchanged when the record is not one of ours.)
+    ///
+    /// # Errors
+    /// [`ScheduleError::ForeignRecord`] when the record has no `"iteration"` count.
+    ///
+    /// ```
+    /// use burn::lr_scheduler::{LrScheduler, LrSchedulerRecord};
+    /// use burn_mixup::{MultiStepLrSchedulerConfig, ScheduleError};
+    ///
+    /// let config = MultiStepLrSchedulerConfig::new(1.0, vec![1]);
+    /// let mut first = config.init()?;
+    /// first.step();
+    /// let mut resumed = config.init()?;
+    /// resumed.try_load_record(first.to_record())?;
+    /// assert_eq!(resumed.step(), first.step());
+    /// let foreign = LrSchedulerRecord::new().with_scalar("iter_idx", 3i32);
+    /// assert_eq!(resumed.try_load_record(foreign), Err(ScheduleError::ForeignRecord));
+    /// # Ok::<(), ScheduleError>(())
+    /// ```
+    pub fn try_load_record(&mut self, record: LrSchedulerRecord) -> Result<(), ScheduleError> {
+        let iteration = record
+            .scalar::<u64>(ITERATION)
+            .ok_or(ScheduleError::ForeignRecord)?;
+        self.iteration = iteration as usize;
+        Ok(())
+    }
+}
+
+impl LrScheduler for MultiStepLrScheduler {
     fn step(&mut self) -> LearningRate {
         let lr = self.lr_at(self.iteration);
         self.iteration += 1;
         lr
     }
 
-    fn to_record<B: Backend>(&self) -> Self::Record<B> {
-        self.iteration
+    fn to_record(&self) -> LrSchedulerRecord {
+        LrSchedulerRecord::new().with_scalar(ITERATION, self.iteration as u64)
     }
 
-    fn load_record<B: Backend>(mut self, record: Self::Record<B>) -> Self {
-        self.iteration = record;
-        self
+    fn load_record(&mut self, record: LrSchedulerRecord) {
+        // A foreign record leaves the schedule where it is (Burn's convention);
+        // `try_load_record` reports it.
+        let _ = self.try_load_record(record);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn_ndarray::NdArray;
 
     /// PyTorch's `MultiStepLR(opt, milestones=[2, 5, 5], gamma=0.1)` over 8 epochs:
     /// bisect_right counts milestones <= epoch; the repeated 5 applies gamma twice.
@@ -177,8 +221,9 @@ mod tests {
             straight.step();
             first.step();
         }
-        let record = first.to_record::<NdArray>();
-        let mut resumed = config.init().unwrap().load_record::<NdArray>(record);
+        let record = first.to_record();
+        let mut resumed = config.init().unwrap();
+        resumed.load_record(record);
         for _ in 0..6 {
             assert_eq!(resumed.step(), straight.step());
         }

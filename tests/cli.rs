@@ -525,15 +525,15 @@ fn bad_input_matrix_against_the_real_binary() {
         fails(&["odd-batch-0", "already holds a run"]),
     );
     // A checkpoint from another configuration (the batch-mode run's) in a pair-mode run.
-    let ours = root.join("odd-pair-0/checkpoint/model-1.bin");
-    let foreign = fs::read(root.join("odd-batch-0/checkpoint/model-1.bin")).unwrap();
+    let ours = root.join("odd-pair-0/checkpoint/model-1.bmx");
+    let foreign = fs::read(root.join("odd-batch-0/checkpoint/model-1.bmx")).unwrap();
     let original = fs::read(&ours).unwrap();
     fs::write(&ours, &foreign).unwrap();
     m.case(
         "a checkpoint from another configuration",
         root,
         &["--resume", &p("odd-pair-0"), "--epochs", "2"],
-        fails(&["model-1.bin", "another configuration"]),
+        fails(&["model-1.bmx", "another configuration"]),
     );
     let mut corrupt = original.clone();
     corrupt[original.len() / 2] ^= 0x10;
@@ -542,7 +542,7 @@ fn bad_input_matrix_against_the_real_binary() {
         "a corrupt checkpoint (one bit flipped)",
         root,
         &["--resume", &p("odd-pair-0"), "--epochs", "2"],
-        fails(&["model-1.bin", "checksum mismatch"]),
+        fails(&["model-1.bmx", "checksum mismatch"]),
     );
     fs::write(root.join("odd-elem-0/config.json"), b"{ not json").unwrap();
     m.case(

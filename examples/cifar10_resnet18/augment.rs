@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::data::dataloader::batcher::Batcher;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::data::{CifarItem, IMAGE_BYTES, NUM_CLASSES, SIDE};
 
@@ -24,14 +23,14 @@ pub const PAD: usize = 4;
 
 /// A batch of normalised images `[B, 3, 32, 32]` and their labels `[B]`.
 #[derive(Debug, Clone)]
-pub struct CifarBatch<B: Backend> {
-    pub images: Tensor<B, 4>,
-    pub targets: Tensor<B, 1, Int>,
+pub struct CifarBatch {
+    pub images: Tensor<4>,
+    pub targets: Tensor<1, Int>,
 }
 
 // What `MixupBatcher` takes from the inner batcher: (inputs, targets).
-impl<B: Backend> From<CifarBatch<B>> for (Tensor<B, 4>, Tensor<B, 1, Int>) {
-    fn from(batch: CifarBatch<B>) -> Self {
+impl From<CifarBatch> for (Tensor<4>, Tensor<1, Int>) {
+    fn from(batch: CifarBatch) -> Self {
         (batch.images, batch.targets)
     }
 }
@@ -172,8 +171,8 @@ impl CifarBatcher {
     }
 }
 
-impl<B: Backend> Batcher<B, CifarItem, CifarBatch<B>> for CifarBatcher {
-    fn batch(&self, items: Vec<CifarItem>, device: &B::Device) -> CifarBatch<B> {
+impl Batcher<CifarItem, CifarBatch> for CifarBatcher {
+    fn batch(&self, items: Vec<CifarItem>, device: &Device) -> CifarBatch {
         let (pixels, labels) = self.build(&items);
         // Labels were validated when the files were read; this is the cheap host-side
         // guard the library offers to every batcher.

@@ -8,8 +8,8 @@ use burn_mixup::{MixMode, Paste, SmoothingConvention};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Parser, ValueEnum};
 
-use crate::checkpoint::{VerifiedRecorder, last_complete_epoch};
-use crate::config::{BackendKind, LossKind, TrainError, TrainingConfig};
+use crate::checkpoint::last_complete_epoch;
+use crate::config::{BackendKind, LossKind, StrategyKind, TrainError, TrainingConfig};
 use crate::model::ResNetConfig;
 use crate::training::Display;
 
@@ -37,10 +37,15 @@ pub enum ConventionArg {
 /// through burn-train.
 ///
 /// Defaults are the tutorial's recipe: SGD lr 0.1, momentum 0.9, weight decay 2e-4,
-/// batch 128, 150 epochs, lr / 10 at epochs 50 and 100, mixup alpha 1, smoothing 0.1.
-/// `--alpha 0 --smoothing 0` trains the plain baseline. `--resume DIR` continues a
-/// run with the settings it was started with; only --epochs (to extend it) and the
-/// display flags may be given again with other values.
+/// batch 128, 150 epochs, lr / 10 at epochs 50 and 100, mixup alpha 1, smoothing 0.1,
+/// with one difference: smoothing 0.1 means PyTorch's convention (`uniform`, the
+/// target keeps 1-eps+eps/K, as `F.cross_entropy(label_smoothing=)` and timm), not
+/// the tutorial's (`off-target`: 1-eps on the target, eps/(K-1) on each other class),
+/// so that results compare with PyTorch, timm and papers; `--smoothing-convention
+/// off-target` reproduces the tutorial's code exactly. `--alpha 0 --smoothing 0`
+/// trains the plain baseline. `--resume DIR` continues a run with the settings it
+/// was started with; only --epochs (to extend it), the display flags and
+/// --allow-divergence may be given again with other values.
 #[derive(Debug, Parser)]
 // Negative numbers are values, so `--alpha -1` reaches the range check (and its
 // message) instead of failing as an unknown flag.
@@ -145,9 +150,18 @@ pub struct Cli {
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
     /// Device indices, e.g. 0,1,2,3: several GPUs train data-parallel through
-    /// burn-train's multi-device strategy (CUDA only).
+    /// burn-train (CUDA only).
     #[arg(long, value_delimiter = ',', default_value = "0")]
     pub devices: Vec<usize>,
+    /// How several --devices train: `multi` (gradients summed on the first device,
+    /// one optimizer step) or `ddp` (an optimizer per device, gradients all-reduced).
+    /// Each device mixes on its own stream either way.
+    #[arg(long, value_enum, default_value = "multi")]
+    pub strategy: StrategyKind,
+    /// Train on through a NaN or infinite training loss instead of stopping (and
+    /// checkpoint the non-finite model).
+    #[arg(long)]
+    pub allow_divergence: bool,
     /// Data-loader threads per device (0: load on the training thread).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
@@ -234,6 +248,7 @@ impl Cli {
             set!("backend", c.backend, backend);
         }
         set!("devices", c.devices, self.devices.clone());
+        set!("strategy", c.strategy, self.strategy);
         set!("workers", c.workers, self.workers);
         c
     }
@@ -267,11 +282,17 @@ pub fn timestamp_dir() -> PathBuf {
     PathBuf::from("runs").join(format!("{year:04}{month:02}{day:02}-{h:02}{m:02}{s:02}"))
 }
 
-/// The run's configuration and folder, and the epoch a resume continues from.
-pub fn prepare(
-    cli: &Cli,
-    matches: &ArgMatches,
-) -> Result<(TrainingConfig, PathBuf, Option<usize>), TrainError> {
+/// What the command line asks for, checked without touching the file system beyond
+/// reading a resumed run's `config.json`.
+pub struct Plan {
+    pub config: TrainingConfig,
+    pub dir: PathBuf,
+    pub resuming: bool,
+}
+
+/// The run's configuration and folder. Nothing is written and no folder is cleaned
+/// here: that waits for the folder's lock ([`resume_point`]).
+pub fn plan(cli: &Cli, matches: &ArgMatches) -> Result<Plan, TrainError> {
     let Some(dir) = &cli.resume else {
         let config = cli.apply(TrainingConfig::new(ResNetConfig::new()), |_| true);
         config.validate()?;
@@ -284,7 +305,11 @@ pub fn prepare(
                         .into(),
             });
         }
-        return Ok((config, dir, None));
+        return Ok(Plan {
+            config,
+            dir,
+            resuming: false,
+        });
     };
     let not_a_run = |reason: String| TrainError::NotARun {
         path: dir.clone(),
@@ -311,8 +336,21 @@ pub fn prepare(
         });
     }
     config.validate()?;
-    let recorder = VerifiedRecorder::new(config.fingerprint());
-    let last = last_complete_epoch(dir, &recorder)
+    Ok(Plan {
+        config,
+        dir: dir.clone(),
+        resuming: true,
+    })
+}
+
+/// The last finished epoch of the resumed run in `dir` (its lock held): checkpoints
+/// verified, leftovers of killed writes removed, and burn-train's logs of the epochs
+/// after it cleared, as they are trained again.
+pub fn resume_point(
+    config: &TrainingConfig,
+    dir: &std::path::Path,
+) -> Result<Option<usize>, TrainError> {
+    let last = last_complete_epoch(dir, config.fingerprint())
         .map_err(|(path, reason)| TrainError::Checkpoint { path, reason })?;
     if let Some(done) = last.filter(|&done| done >= config.epochs) {
         return Err(TrainError::Flag {
@@ -321,13 +359,12 @@ pub fn prepare(
             value: format!("{} ({done} done)", config.epochs),
         });
     }
-    // burn-train's logs of epochs after the checkpoint are redone from scratch.
     for split in ["train", "valid"] {
         for epoch in last.unwrap_or(0) + 1..=config.epochs {
             let _ = std::fs::remove_dir_all(dir.join(split).join(format!("epoch-{epoch}")));
         }
     }
-    Ok((config, dir.clone(), last))
+    Ok(last)
 }
 
 #[cfg(test)]
@@ -348,7 +385,8 @@ mod tests {
             --momentum --weight-decay --lr-milestones --alpha --cutmix-alpha --mix-mode \
             --mix-off-epoch --smoothing --smoothing-convention --loss --bce-target-thresh \
             --paste --resizemix-scale --fmix-decay-power --seed --base-width --preact \
-            --train-limit --test-limit --backend --workers --devices --tui --quiet";
+            --train-limit --test-limit --backend --workers --devices --strategy \
+            --allow-divergence --tui --quiet";
         for flag in flags.split_whitespace() {
             assert!(help.contains(flag), "{flag} missing from --help");
         }
@@ -378,6 +416,13 @@ mod tests {
         );
         assert_eq!((config.mixup_alpha, config.smoothing), (1.0, 0.1));
         assert_eq!(config.backend, BackendKind::default_for_build());
+        // --help says which smoothing convention the default is, and why.
+        for text in [
+            "PyTorch's convention (`uniform`",
+            "`--smoothing-convention off-target` reproduces the tutorial's code exactly",
+        ] {
+            assert!(help.contains(text), "{text:?} missing from --help:\n{help}");
+        }
     }
 
     #[test]
@@ -422,7 +467,7 @@ mod tests {
             (bce.loss, bce.bce_target_thresh),
             (LossKind::Bce, Some(0.2))
         );
-        let criterion = bce.bce().init::<burn_flex::Flex>(&Default::default());
+        let criterion = bce.bce().init(&burn::tensor::Device::flex());
         assert_eq!(criterion.unwrap().target_threshold(), Some(0.2));
         assert!(flag_of(&["--loss", "bce", "--bce-target-thresh", "inf"]).contains("inf"));
         assert!(Cli::try_parse_from(["x", "--backend", "tpu"]).is_err());

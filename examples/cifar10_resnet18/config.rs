@@ -7,6 +7,7 @@ use burn::config::Config;
 use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
+use burn::tensor::Device;
 use burn_mixup::BinaryCrossEntropyConfig;
 use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig, MixError, MixMode, Mixer};
 use burn_mixup::{
@@ -16,7 +17,9 @@ use thiserror::Error;
 
 use crate::checkpoint::fnv1a;
 use crate::data::DataError;
+use crate::folder::LockError;
 use crate::model::ResNetConfig;
+use crate::watch::Fault;
 
 /// The compute backend of a run.
 #[derive(
@@ -50,6 +53,27 @@ impl BackendKind {
             Self::Flex
         }
     }
+}
+
+/// How several devices train (burn-train's execution strategies).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    burn::serde::Serialize,
+    burn::serde::Deserialize,
+)]
+#[serde(crate = "burn::serde", rename_all = "lowercase")]
+pub enum StrategyKind {
+    /// `ExecutionStrategy::multi`: a replica per device, gradients summed on the
+    /// first device, one optimizer step there.
+    Multi,
+    /// `ExecutionStrategy::ddp`: a replica and an optimizer per device, gradients
+    /// averaged by an all-reduce after each backward pass.
+    Ddp,
 }
 
 /// The training loss.
@@ -137,6 +161,9 @@ pub struct TrainingConfig {
     pub backend: BackendKind,
     #[config(default = "vec![0]")]
     pub devices: Vec<usize>,
+    /// How several devices train; one device trains alone either way.
+    #[config(default = "StrategyKind::Multi")]
+    pub strategy: StrategyKind,
     /// Loader threads per device; 0 loads on the training thread.
     #[config(default = 1)]
     pub workers: usize,
@@ -180,6 +207,45 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Device(String),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(
+        "the training loss became {loss} at epoch {epoch}, iteration {iteration} (learning \
+         rate {lr}): the run diverged. It stopped before checkpointing epoch {epoch}; the \
+         last checkpoint is of a finite model. Start again with a lower --lr, or resume \
+         with --allow-divergence to train on regardless"
+    )]
+    Diverged {
+        epoch: usize,
+        iteration: usize,
+        lr: f64,
+        loss: f64,
+    },
+    #[error("cannot write {path}: {reason}")]
+    Unwritable { path: PathBuf, reason: String },
+    /// An error burn-train stopped on (a checkpoint that could not be saved, a data
+    /// error, a device error), as it reports it.
+    #[error("training stopped on an error: {0}")]
+    Training(String),
+}
+
+impl From<Fault> for TrainError {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::Diverged {
+                epoch,
+                iteration,
+                lr,
+                loss,
+            } => Self::Diverged {
+                epoch,
+                iteration,
+                lr,
+                loss,
+            },
+            Fault::Unwritable { path, reason } => Self::Unwritable { path, reason },
+        }
+    }
 }
 
 impl TrainingConfig {
@@ -263,8 +329,8 @@ impl TrainingConfig {
                 &format!("{} for {} devices", c.batch_size, c.devices.len()),
             ),
             c => {
-                c.criterion().init::<burn_flex::Flex>(&Default::default())?;
-                c.bce().init::<burn_flex::Flex>(&Default::default())?;
+                c.criterion().init(&Device::flex())?;
+                c.bce().init(&Device::flex())?;
                 c.mixer()?;
                 c.scheduler(1)?;
                 Ok(())

@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use burn::data::dataset::Dataset;
+use burn::data::dataset::{Dataset, DatasetError};
 use thiserror::Error;
 
 /// Side of a CIFAR image.
@@ -95,6 +95,8 @@ pub enum DataError {
         reason: String,
         hint: String,
     },
+    #[error("image {index} was asked of a set of {len} images")]
+    NoSuchImage { index: usize, len: usize },
 }
 
 /// How many records each file must hold.
@@ -187,15 +189,19 @@ impl CifarDataset {
 }
 
 impl Dataset<CifarItem> for CifarDataset {
-    fn get(&self, index: usize) -> Option<CifarItem> {
-        let label = *self.labels.get(index)?;
+    fn get(&self, index: usize) -> Result<CifarItem, DatasetError> {
+        let len = self.labels.len();
+        let label = *self
+            .labels
+            .get(index)
+            .ok_or(DatasetError::new(DataError::NoSuchImage { index, len }))?;
         let pixels: Box<[u8; IMAGE_BYTES]> = self
             .image(index)
             .to_vec()
             .into_boxed_slice()
             .try_into()
             .expect("every image slice is IMAGE_BYTES long");
-        Some(CifarItem {
+        Ok(CifarItem {
             pixels,
             label,
             index,

@@ -55,7 +55,11 @@ fn decodes_pixels_labels_and_counts_exactly() {
             }
         }
     }
-    assert!(data.train.get(15).is_none());
+    let err = data.train.get(15).unwrap_err().to_string();
+    assert!(
+        err.contains("image 15") && err.contains("15 images"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! ResNet-18 on CIFAR-10 with Mixup (and CutMix) and label smoothing, trained by
-//! burn-train's `SupervisedTraining`.
+//! burn-train's `SupervisedTraining` on Burn 0.22.
 //!
 //! ```sh
 //! cargo run --release --example cifar10_resnet18 --features cuda            # GPU, 150 epochs
@@ -11,36 +11,46 @@
 //! Files, as Burn's own examples: `data.rs` (CIFAR-10 binary reader, synthetic set),
 //! `download.rs`, `augment.rs` (crop/flip/normalise batchers), `model.rs`
 //! (ResNet-18), `config.rs` (the run's settings and errors), `cli.rs` (flags, resume),
-//! `loader.rs` (epoch-seeded training loader), `training.rs` (train/inference steps,
-//! `SupervisedTraining`), `metrics.rs` (metrics.csv, curves.svg) and `checkpoint.rs`
-//! (atomic, verified checkpoint files).
+//! `loader.rs` (epoch-seeded, per-device training loaders), `training.rs`
+//! (train/inference steps, `SupervisedTraining`), `metrics.rs` (metrics.csv),
+//! `curves.rs` (curves.svg), `watch.rs` (faults and the checkpoint veto),
+//! `checkpoint.rs` (verified checkpoint files), `folder.rs` (one process per run
+//! folder) and `signals.rs` (SIGINT and SIGTERM).
+//!
+//! Exit status: 0 when every epoch trained; 1 for an error (bad input, a diverged
+//! loss, a file that cannot be written, a training error), with the cause named; 2
+//! for a command line clap cannot parse; `128 + signal` (130, 143) when a signal
+//! stopped the run, which stays resumable.
 
 mod augment;
 mod checkpoint;
 mod cli;
 mod config;
+mod curves;
 mod data;
 mod download;
+mod folder;
 mod loader;
 mod metrics;
 mod model;
+mod signals;
 mod training;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::backend::Autodiff;
 use burn::data::dataset::Dataset;
-use burn::tensor::Tensor;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Device, Tensor};
 use burn::train::Interrupter;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use crate::checkpoint::write_atomically;
-use crate::cli::{Cli, prepare};
+use crate::cli::{Cli, plan, resume_point};
 use crate::config::{BackendKind, TrainError, TrainingConfig};
 use crate::data::{Cifar10, DataError, RecordCount};
-use crate::training::RunOptions;
+use crate::folder::{LOCK_FILE, RunLock};
+use crate::training::{Finish, RunOptions};
 
 /// Opens CIFAR-10 (downloading it if allowed) or generates the synthetic set.
 fn load_data(
@@ -79,13 +89,10 @@ fn load_data(
 }
 
 /// Times one forward + backward on two images and extrapolates to the whole run.
-fn estimate_seconds<B: AutodiffBackend>(
-    config: &TrainingConfig,
-    device: &B::Device,
-    data: &Cifar10,
-) -> f64 {
-    let model = config.model.init::<B>(device);
-    let images = || Tensor::<B, 4>::zeros([2, 3, 32, 32], device);
+fn estimate_seconds(config: &TrainingConfig, device: &Device, data: &Cifar10) -> f64 {
+    let device = device.clone().autodiff();
+    let model = config.model.init(&device);
+    let images = || Tensor::<4>::zeros([2, 3, 32, 32], &device);
     let _ = model.forward(images()).sum().backward(); // warm-up
     let started = Instant::now();
     let _ = model.forward(images()).sum().backward();
@@ -95,13 +102,137 @@ fn estimate_seconds<B: AutodiffBackend>(
     per_image * images * config.epochs as f64
 }
 
-fn run_on<B: AutodiffBackend>(
-    cli: &Cli,
-    config: &TrainingConfig,
-    data: Cifar10,
-    devices: Vec<B::Device>,
-    options: RunOptions,
-) -> Result<(), TrainError> {
+/// Checks that each GPU computes at all, turning a driver panic into an error.
+#[cfg(feature = "cuda")]
+fn cuda_devices(indices: &[usize]) -> Result<Vec<Device>, TrainError> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let probed: Vec<_> = indices
+        .iter()
+        .map(|&index| {
+            let device = Device::cuda(index);
+            let probe = device.clone();
+            let works = std::panic::catch_unwind(move || {
+                Tensor::<1>::ones([4], &probe)
+                    .sum()
+                    .try_into_scalar::<f32>()
+                    .is_ok_and(|sum| sum == 4.0)
+            });
+            (index, device, works.unwrap_or(false))
+        })
+        .collect();
+    std::panic::set_hook(hook);
+    probed
+        .into_iter()
+        .map(|(index, device, works)| {
+            works.then_some(device).ok_or_else(|| {
+                TrainError::Device(format!(
+                    "CUDA device {index} is not usable: check `nvidia-smi`, the NVIDIA driver \
+                     and the CUDA toolkit's libdevice, or train on the CPU with --backend flex"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The devices of a run: the backend is chosen by the device value (Burn 0.22).
+fn devices(config: &TrainingConfig) -> Result<Vec<Device>, TrainError> {
+    Ok(match config.backend {
+        BackendKind::Flex => vec![Device::flex()],
+        // burn-ndarray is deprecated in Burn 0.22 (flex replaces it); still offered.
+        #[allow(deprecated)]
+        BackendKind::Ndarray => vec![Device::ndarray()],
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => cuda_devices(&config.devices)?,
+        #[cfg(not(feature = "cuda"))]
+        BackendKind::Cuda => {
+            return Err(TrainError::Device(
+                "this build has no CUDA backend: rebuild with `--features cuda`".into(),
+            ));
+        }
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => vec![Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)],
+        #[cfg(not(feature = "wgpu"))]
+        BackendKind::Wgpu => {
+            return Err(TrainError::Device(
+                "this build has no wgpu backend: rebuild with `--features wgpu`".into(),
+            ));
+        }
+    })
+}
+
+/// How a run that did not fail ended: the process's exit status.
+enum Outcome {
+    Done,
+    Stopped(i32),
+}
+
+/// Removes what a start that failed before `config.json` left in a folder it
+/// created: the lock file, then the folder if that emptied it.
+fn undo_start(dir: &Path) {
+    if !dir.join("config.json").exists() {
+        let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
+    let plan = plan(&cli, matches)?;
+    let (config, dir) = (plan.config, plan.dir);
+    let io = |path: PathBuf| move |source| TrainError::Io { path, source };
+    let benchmark = cli.bench_steps.is_some();
+    // The folder and its lock first (an unwritable folder fails here, naming it; a
+    // folder another process trains in is refused before anything in it is read
+    // or cleaned), then the data, and config.json only once the run can start.
+    let lock = if !benchmark || config.synthetic.is_some() {
+        let fresh = !dir.exists();
+        let lock = RunLock::acquire(&dir).inspect_err(|_| {
+            if fresh {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        })?;
+        Some(lock)
+    } else {
+        None
+    };
+    let started = (|| {
+        let resume_from = if plan.resuming {
+            resume_point(&config, &dir)?
+        } else {
+            None
+        };
+        let root = &config.data_dir;
+        if config.synthetic.is_none() && root.exists() && !root.is_dir() {
+            return Err(TrainError::Flag {
+                flag: "data-dir",
+                expected: "a folder (it holds or will hold CIFAR-10)",
+                value: format!("{} (a file)", root.display()),
+            });
+        }
+        let data = load_data(&config, &dir, !cli.no_download)?;
+        if config.batch_size > data.train.len() {
+            return Err(TrainError::Flag {
+                flag: "batch-size",
+                expected: "at most the number of training images",
+                value: format!("{} for {} images", config.batch_size, data.train.len()),
+            });
+        }
+        let devices = devices(&config)?;
+        if !benchmark {
+            write_atomically(&dir.join("config.json"), config.to_string().as_bytes())
+                .map_err(io(dir.join("config.json")))?;
+        }
+        Ok((resume_from, data, devices))
+    })();
+    let (resume_from, data, devices) = match started {
+        Ok(started) => started,
+        Err(error) => {
+            if !plan.resuming && lock.is_some() {
+                undo_start(&dir);
+            }
+            return Err(error);
+        }
+    };
     if let Some(steps) = cli.bench_steps {
         if steps == 0 {
             return Err(TrainError::Flag {
@@ -111,7 +242,7 @@ fn run_on<B: AutodiffBackend>(
             });
         }
         let result =
-            training::throughput::<B>(config, data.train, &devices[0], cli.bench_warmup, steps)?;
+            training::throughput(&config, data.train, &devices[0], cli.bench_warmup, steps)?;
         let json = serde_json::json!({
             "backend": format!("{:?}", config.backend).to_lowercase(),
             "precision": "f32",
@@ -121,74 +252,7 @@ fn run_on<B: AutodiffBackend>(
             "throughput": result,
         });
         println!("{json}");
-        return Ok(());
-    }
-    if matches!(config.backend, BackendKind::Flex | BackendKind::Ndarray) {
-        let seconds = estimate_seconds::<B>(config, &devices[0], &data);
-        if seconds > 600.0 {
-            eprintln!(
-                "warning: training on the CPU ({:?}); this run is estimated at {:.1} h.\n         \
-                 For a GPU build add `--features cuda`; for a smoke run try \
-                 `--synthetic --base-width 8 --epochs 3`.",
-                config.backend,
-                seconds / 3600.0
-            );
-        }
-    }
-    training::train::<B>(config, data.train, data.test, devices, &options)
-}
-
-/// Checks that a GPU computes at all, turning a driver panic into an error.
-#[cfg(feature = "cuda")]
-fn cuda_devices(indices: &[usize]) -> Result<Vec<burn_cuda::CudaDevice>, TrainError> {
-    let devices: Vec<_> = indices
-        .iter()
-        .map(|&i| burn_cuda::CudaDevice::new(i))
-        .collect();
-    for (device, index) in devices.iter().zip(indices) {
-        let device = device.clone();
-        std::panic::catch_unwind(move || {
-            Tensor::<burn_cuda::Cuda, 1>::ones([4], &device)
-                .sum()
-                .into_scalar()
-        })
-        .map_err(|_| {
-            TrainError::Device(format!(
-                "device {index} is not usable: check `nvidia-smi` and the NVIDIA driver, \
-                 or train on the CPU with --backend flex"
-            ))
-        })?;
-    }
-    Ok(devices)
-}
-
-fn run(cli: Cli, matches: &ArgMatches) -> Result<(), TrainError> {
-    let (config, dir, resume_from) = prepare(&cli, matches)?;
-    let io = |path: PathBuf| move |source| TrainError::Io { path, source };
-    // The folder first (an unwritable one fails here, naming it), then the data, and
-    // config.json only once the run can start: a failed start leaves no run behind.
-    if cli.bench_steps.is_none() || config.synthetic.is_some() {
-        std::fs::create_dir_all(&dir).map_err(io(dir.clone()))?;
-    }
-    let root = &config.data_dir;
-    if config.synthetic.is_none() && root.exists() && !root.is_dir() {
-        return Err(TrainError::Flag {
-            flag: "data-dir",
-            expected: "a folder (it holds or will hold CIFAR-10)",
-            value: format!("{} (a file)", root.display()),
-        });
-    }
-    let data = load_data(&config, &dir, !cli.no_download)?;
-    if config.batch_size > data.train.len() {
-        return Err(TrainError::Flag {
-            flag: "batch-size",
-            expected: "at most the number of training images",
-            value: format!("{} for {} images", config.batch_size, data.train.len()),
-        });
-    }
-    if cli.bench_steps.is_none() {
-        write_atomically(&dir.join("config.json"), config.to_string().as_bytes())
-            .map_err(io(dir.join("config.json")))?;
+        return Ok(Outcome::Done);
     }
     eprintln!(
         "{} training / {} test images, {} epochs, batch {}, {:?}, run folder {}{}",
@@ -200,84 +264,76 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<(), TrainError> {
         dir.display(),
         resume_from.map_or(String::new(), |e| format!(", continuing after epoch {e}"))
     );
-    let interrupter = Interrupter::new();
-    let handle = interrupter.clone();
-    let _ = ctrlc::set_handler(move || {
-        if handle.should_stop() {
-            eprintln!("\nsecond Ctrl-C: exiting at once");
-            std::process::exit(130);
+    if matches!(config.backend, BackendKind::Flex | BackendKind::Ndarray) {
+        let seconds = estimate_seconds(&config, &devices[0], &data);
+        if seconds > 600.0 {
+            eprintln!(
+                "warning: training on the CPU ({:?}); this run is estimated at {:.1} h.\n         \
+                 For a GPU build add `--features cuda`; for a smoke run try \
+                 `--synthetic --base-width 8 --epochs 3`.",
+                config.backend,
+                seconds / 3600.0
+            );
         }
-        eprintln!(
-            "\nCtrl-C: stopping; the last finished epoch is saved (Ctrl-C again to quit now)"
-        );
-        handle.stop(Some("Ctrl-C"));
-    });
+    }
+    let interrupter = Interrupter::new();
+    let caught = signals::install(interrupter.clone()).map_err(|e| {
+        TrainError::Device(format!("cannot install the SIGINT/SIGTERM handler: {e}"))
+    })?;
     let options = RunOptions {
         dir: dir.clone(),
         resume_from,
         display: cli.display(),
-        interrupter: interrupter.clone(),
+        interrupter,
+        allow_divergence: cli.allow_divergence,
     };
-    match config.backend {
-        BackendKind::Flex => {
-            let devices = vec![Default::default()];
-            run_on::<Autodiff<burn_flex::Flex>>(&cli, &config, data, devices, options)?
+    let finish = training::train(&config, data.train, data.test, devices, &options)?;
+    let last = metrics::read_rows(&dir).last().copied();
+    match finish {
+        Finish::Completed => {
+            if let Some(last) = last {
+                eprintln!(
+                    "done: test accuracy {:.2}%; files in {}",
+                    last.test_accuracy,
+                    dir.display()
+                );
+            }
+            Ok(Outcome::Done)
         }
-        BackendKind::Ndarray => {
-            let devices = vec![Default::default()];
-            run_on::<Autodiff<burn_ndarray::NdArray>>(&cli, &config, data, devices, options)?
-        }
-        #[cfg(feature = "cuda")]
-        BackendKind::Cuda => {
-            let devices = cuda_devices(&config.devices)?;
-            run_on::<Autodiff<burn_cuda::Cuda>>(&cli, &config, data, devices, options)?
-        }
-        #[cfg(not(feature = "cuda"))]
-        BackendKind::Cuda => {
-            return Err(TrainError::Device(
-                "this build has no CUDA backend: rebuild with `--features cuda`".into(),
-            ));
-        }
-        #[cfg(feature = "wgpu")]
-        BackendKind::Wgpu => {
-            let devices = vec![burn_wgpu::WgpuDevice::default()];
-            run_on::<Autodiff<burn_wgpu::Wgpu>>(&cli, &config, data, devices, options)?
-        }
-        #[cfg(not(feature = "wgpu"))]
-        BackendKind::Wgpu => {
-            return Err(TrainError::Device(
-                "this build has no wgpu backend: rebuild with `--features wgpu`".into(),
-            ));
+        Finish::Stopped(reason) => {
+            let (by, status) = match caught.signal() {
+                Some(signal) => (
+                    signals::name(signal).to_string(),
+                    signals::exit_status(signal),
+                ),
+                // The TUI's quit key: a user's stop, as Ctrl-C.
+                None => (reason.unwrap_or_else(|| "a stop request".into()), 130),
+            };
+            let cuda = if cfg!(feature = "cuda") {
+                "--features cuda "
+            } else {
+                ""
+            };
+            eprintln!(
+                "stopped by {by} after epoch {} (saved); continue with: cargo run --release \
+                 --example cifar10_resnet18 {cuda}-- --resume {}",
+                last.map_or(0, |row| row.epoch),
+                dir.display()
+            );
+            Ok(Outcome::Stopped(status))
         }
     }
-    if cli.bench_steps.is_some() {
-        return Ok(());
-    }
-    if interrupter.should_stop() {
-        let cuda = if cfg!(feature = "cuda") {
-            "--features cuda "
-        } else {
-            ""
-        };
-        eprintln!(
-            "stopped; continue with: cargo run --release --example cifar10_resnet18 {cuda}-- --resume {}",
-            dir.display()
-        );
-    } else if let Some(last) = metrics::read_rows(&dir).last() {
-        eprintln!(
-            "done: test accuracy {:.2}%; files in {}",
-            last.test_accuracy,
-            dir.display()
-        );
-    }
-    Ok(())
 }
 
 fn main() {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let Err(err) = run(cli, &matches) {
-        eprintln!("error: {err}");
-        std::process::exit(1);
+    match run(cli, &matches) {
+        Ok(Outcome::Done) => {}
+        Ok(Outcome::Stopped(status)) => std::process::exit(status),
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::exit(1);
+        }
     }
 }

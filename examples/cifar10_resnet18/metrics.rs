@@ -1,23 +1,26 @@
 //! The run's own record next to burn-train's logs: `metrics.csv` (one row per epoch)
-//! and `curves.svg` (loss, accuracy, ECE and learning-rate panels, train and test
-//! together), both rewritten atomically after every epoch, plus a one-line summary
-//! on stderr. It is a burn-train `MetricLogger`: the numbers are the epoch means of
+//! and `curves.svg`, both rewritten atomically after every epoch, plus a one-line
+//! summary. It is a burn-train `MetricLogger`: the numbers are the epoch values of
 //! the metrics burn-train computed, not a second computation.
+//!
+//! It also watches the run: the first non-finite training loss, or a record that
+//! cannot be written, is a [`Fault`](crate::watch::Fault) that stops the run and
+//! keeps the epoch from being checkpointed.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy, KeepLastNCheckpoints};
-use burn::train::metric::store::EventStoreClient;
-
+use burn::train::Interrupter;
 use burn::train::logger::MetricLogger;
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
-use plotters::prelude::*;
 
 use crate::checkpoint::write_atomically;
+use crate::curves::curves_svg;
+use crate::watch::{Fault, Shared, fault, report};
 
 /// One row of `metrics.csv`; accuracies and ECE in percent, as burn-train shows them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -109,43 +112,41 @@ pub fn read_rows(dir: &Path) -> Vec<EpochRow> {
         .collect()
 }
 
+/// How the run log shows its epoch lines.
+#[derive(Debug, Clone)]
+pub enum Lines {
+    /// On stderr as they come.
+    Print,
+    /// Kept while burn-train's TUI owns the terminal; printed once it closes.
+    Hold(Arc<Mutex<Vec<String>>>),
+}
+
+/// Latest values of one metric in the current epoch.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    /// The last batch's value.
+    batch: f64,
+    /// The epoch's value from `compute` (burn-train 0.22's `NumericEntry::Final`).
+    epoch: Option<f64>,
+    /// Items counted by the batch entries (images, for the per-image metrics).
+    items: usize,
+}
+
 /// Collects burn-train's metric updates and writes a row at the end of each epoch.
 pub struct RunLog {
     dir: PathBuf,
     epochs: usize,
     names: HashMap<MetricId, String>,
-    /// Latest (running mean, current value) of each metric, by split and name.
-    latest: HashMap<(bool, String), (NumericEntry, NumericEntry)>,
+    seen: HashMap<(bool, String), Seen>,
+    iteration: usize,
     rows: Vec<EpochRow>,
     epoch_started: Instant,
     train_seconds: f64,
-    written: Written,
-}
-
-/// The last epoch whose row `metrics.csv` holds, shared with [`SaveAfterLog`].
-pub type Written = Arc<(Mutex<usize>, Condvar)>;
-
-/// Burn's keep-the-last-two checkpointing, saving epoch N only once `metrics.csv`
-/// holds row N. burn-train writes checkpoints on the training thread and logs on its
-/// event thread; without this a kill between the two could leave a checkpoint whose
-/// epoch has no row, and the resumed run would never write it.
-pub struct SaveAfterLog {
-    pub written: Written,
-    pub inner: KeepLastNCheckpoints,
-}
-
-impl CheckpointingStrategy for SaveAfterLog {
-    fn checkpointing(
-        &mut self,
-        epoch: usize,
-        store: &EventStoreClient,
-    ) -> Vec<CheckpointingAction> {
-        let (lock, logged) = &*self.written;
-        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-        let timeout = Duration::from_secs(600);
-        let _ = logged.wait_timeout_while(guard, timeout, |written| *written < epoch);
-        self.inner.checkpointing(epoch, store)
-    }
+    shared: Shared,
+    interrupter: Interrupter,
+    /// Train on through a non-finite loss (`--allow-divergence`).
+    allow_divergence: bool,
+    lines: Lines,
 }
 
 impl RunLog {
@@ -155,34 +156,51 @@ impl RunLog {
         dir: &Path,
         keep_through: usize,
         epochs: usize,
-        written: Written,
+        shared: Shared,
+        interrupter: Interrupter,
     ) -> std::io::Result<Self> {
         let mut log = Self {
             dir: dir.to_path_buf(),
             epochs,
             names: HashMap::new(),
-            latest: HashMap::new(),
+            seen: HashMap::new(),
+            iteration: 0,
             rows: read_rows(dir),
             epoch_started: Instant::now(),
             train_seconds: 0.0,
-            written,
+            shared,
+            interrupter,
+            allow_divergence: false,
+            lines: Lines::Print,
         };
         log.rows.retain(|row| row.epoch <= keep_through);
         log.write()?;
         Ok(log)
     }
 
-    fn value(&self, train: bool, name: &str, current: bool) -> (f64, usize) {
-        match self.latest.get(&(train, name.to_string())) {
-            Some((running, now)) => {
-                let entry = if current { now } else { running };
-                let count = match entry {
-                    NumericEntry::Aggregated { count, .. } => *count,
-                    NumericEntry::Value(_) => 1,
-                };
-                (entry.current(), count)
-            }
-            None => (f64::NAN, 0),
+    pub fn allow_divergence(mut self, allow: bool) -> Self {
+        self.allow_divergence = allow;
+        self
+    }
+
+    pub fn lines(mut self, lines: Lines) -> Self {
+        self.lines = lines;
+        self
+    }
+
+    /// The epoch value of a metric (its `Final` entry, else the last batch's value).
+    fn value(&self, train: bool, name: &str) -> Seen {
+        let seen = self
+            .seen
+            .get(&(train, name.to_string()))
+            .copied()
+            .unwrap_or(Seen {
+                batch: f64::NAN,
+                ..Seen::default()
+            });
+        Seen {
+            epoch: Some(seen.epoch.unwrap_or(seen.batch)),
+            ..seen
         }
     }
 
@@ -195,156 +213,124 @@ impl RunLog {
         write_atomically(&self.dir.join("metrics.csv"), csv.as_bytes())?;
         let svg = curves_svg(&self.rows).map_err(std::io::Error::other)?;
         write_atomically(&self.dir.join("curves.svg"), svg.as_bytes())
+            .map_err(|e| std::io::Error::new(e.kind(), format!("curves.svg: {e}")))
+    }
+
+    fn faulted(&self) -> bool {
+        fault(&self.shared).is_some()
+    }
+
+    /// A non-finite training loss is a fault (unless allowed), named by epoch,
+    /// iteration and learning rate.
+    fn watch_loss(&mut self, epoch: usize) {
+        let loss = self.value(true, "Loss").batch;
+        if loss.is_finite() || self.allow_divergence || self.faulted() {
+            return;
+        }
+        let fault = Fault::Diverged {
+            epoch,
+            iteration: self.iteration,
+            lr: self.value(true, "Learning Rate").batch,
+            loss,
+        };
+        report(&self.shared, &self.interrupter, fault);
+    }
+
+    fn end_epoch(&mut self, epoch: usize) {
+        let images = self.value(true, "Mixed Accuracy").items;
+        let epoch_of = |train, name| self.value(train, name).epoch.unwrap_or(f64::NAN);
+        let row = EpochRow {
+            epoch,
+            lr: self.value(true, "Learning Rate").batch,
+            train_loss: epoch_of(true, "Loss"),
+            train_accuracy: epoch_of(true, "Mixed Accuracy"),
+            test_loss: epoch_of(false, "Loss"),
+            test_accuracy: epoch_of(false, "Accuracy"),
+            test_ece: epoch_of(false, "Calibration Error (ECE)"),
+            images_per_second: images as f64 / self.train_seconds.max(1e-9),
+            seconds: self.epoch_started.elapsed().as_secs_f64(),
+        };
+        let line = row.summary_line(self.epochs);
+        match &self.lines {
+            Lines::Print => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+            Lines::Hold(held) => held.lock().unwrap_or_else(|e| e.into_inner()).push(line),
+        }
+        self.rows.retain(|r| r.epoch < row.epoch);
+        self.rows.push(row);
+        if let Err(e) = self.write() {
+            let fault = Fault::Unwritable {
+                path: self.dir.join("metrics.csv"),
+                reason: e.to_string(),
+            };
+            report(&self.shared, &self.interrupter, fault);
+            return;
+        }
+        let (lock, changed) = &*self.shared;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).written = epoch;
+        changed.notify_all();
     }
 }
 
 impl MetricLogger for RunLog {
-    fn log(&mut self, update: MetricsUpdate, _epoch: usize, split: &Split) {
+    fn log(&mut self, update: MetricsUpdate, epoch: usize, split: &Split) {
+        let train = *split == Split::Train;
+        // A batch's update carries per-batch entries; the epoch's `compute` update
+        // carries `Final` ones.
+        let mut batch_loss = false;
         for entry in update.entries_numeric {
-            if let Some(name) = self.names.get(&entry.entry.metric_id) {
-                let key = (*split == Split::Train, name.clone());
-                self.latest
-                    .insert(key, (entry.running_entry, entry.numeric_entry));
+            let Some(name) = self.names.get(&entry.entry.metric_id) else {
+                continue;
+            };
+            let is_loss = train && name == "Loss";
+            let seen = self.seen.entry((train, name.clone())).or_default();
+            match entry.numeric_entry {
+                Some(NumericEntry::Final(value)) => seen.epoch = Some(value),
+                Some(NumericEntry::Aggregated {
+                    aggregated_value,
+                    count,
+                }) => {
+                    seen.batch = aggregated_value;
+                    seen.items += count;
+                    batch_loss |= is_loss;
+                }
+                Some(NumericEntry::Value(value)) => {
+                    seen.batch = value;
+                    seen.items += 1;
+                    batch_loss |= is_loss;
+                }
+                None => {}
             }
+        }
+        if batch_loss {
+            self.iteration += 1;
+            self.watch_loss(epoch);
         }
     }
 
     fn read_numeric(&mut self, _: &str, _: usize, _: &Split) -> Result<Vec<NumericEntry>, String> {
-        Err("the run log keeps epoch means only; burn-train's file logger answers".into())
+        Err("the run log keeps epoch values only; burn-train's file logger answers".into())
     }
 
     fn log_metric_definition(&mut self, definition: MetricDefinition) {
-        self.names.insert(definition.metric_id, definition.name);
+        self.names
+            .insert(definition.metric_id, definition.name.to_string());
     }
 
     fn log_epoch_summary(&mut self, summary: EpochSummary) {
         match summary.split {
             Split::Train => self.train_seconds = self.epoch_started.elapsed().as_secs_f64(),
-            Split::Valid => {
-                let images = self.value(true, "Mixed Accuracy", false).1;
-                let row = EpochRow {
-                    epoch: summary.epoch_number,
-                    lr: self.value(true, "Learning Rate", true).0,
-                    train_loss: self.value(true, "Loss", false).0,
-                    train_accuracy: self.value(true, "Mixed Accuracy", false).0,
-                    test_loss: self.value(false, "Loss", false).0,
-                    test_accuracy: self.value(false, "Accuracy", false).0,
-                    test_ece: self.value(false, "Calibration Error (ECE)", false).0,
-                    images_per_second: images as f64 / self.train_seconds.max(1e-9),
-                    seconds: self.epoch_started.elapsed().as_secs_f64(),
-                };
-                eprintln!("{}", row.summary_line(self.epochs));
-                self.rows.retain(|r| r.epoch < row.epoch);
-                self.rows.push(row);
-                if let Err(e) = self.write() {
-                    eprintln!("warning: cannot write metrics.csv/curves.svg: {e}");
-                }
-                let (lock, logged) = &*self.written;
-                *lock.lock().unwrap_or_else(|e| e.into_inner()) = summary.epoch_number;
-                logged.notify_all();
-                self.latest.clear();
+            // An epoch with a fault gets no row: no checkpoint will match it.
+            Split::Valid if !self.faulted() => {
+                self.end_epoch(summary.epoch_number);
+                self.seen.clear();
+                self.iteration = 0;
                 self.epoch_started = Instant::now();
             }
-            Split::Test(_) => {}
+            _ => {}
         }
     }
-}
-
-/// The curves picture: four panels with ticks and grids, train and test together.
-pub fn curves_svg(rows: &[EpochRow]) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (1200, 800)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let last = rows.iter().map(|r| r.epoch).max().unwrap_or(1).max(2) as f64;
-        type Pick = fn(&EpochRow) -> f64;
-        type Panel = (&'static str, &'static str, Vec<(&'static str, Pick)>);
-        let panels: [Panel; 4] = [
-            (
-                "Loss",
-                "loss",
-                vec![
-                    ("train (mixed)", |r| r.train_loss),
-                    ("test", |r| r.test_loss),
-                ],
-            ),
-            (
-                "Accuracy",
-                "%",
-                vec![
-                    ("train (lambda-weighted)", |r| r.train_accuracy),
-                    ("test", |r| r.test_accuracy),
-                ],
-            ),
-            (
-                "Test calibration error (ECE)",
-                "%",
-                vec![("test", |r| r.test_ece)],
-            ),
-            ("Learning rate", "lr", vec![("lr", |r| r.lr)]),
-        ];
-        let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
-        for (area, (title, unit, series)) in root.split_evenly((2, 2)).iter().zip(panels) {
-            let values = || {
-                series
-                    .iter()
-                    .flat_map(|(_, pick)| rows.iter().map(pick))
-                    .filter(|v| v.is_finite())
-            };
-            let low = values().fold(f64::INFINITY, f64::min);
-            let high = values().fold(f64::NEG_INFINITY, f64::max);
-            let (low, high) = if low.is_finite() {
-                (low, high)
-            } else {
-                (0.0, 1.0)
-            };
-            let pad = ((high - low) * 0.05).max(high.abs() * 1e-3).max(1e-9);
-            let mut chart = ChartBuilder::on(area)
-                .caption(title, ("sans-serif", 20))
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(60)
-                .build_cartesian_2d(1.0..last, (low - pad)..(high + pad))
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc("epoch")
-                .y_desc(unit)
-                .x_labels(12.min(last as usize))
-                .y_labels(8)
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .y_label_formatter(&|y| {
-                    if unit == "lr" {
-                        format!("{y:.4}")
-                    } else {
-                        format!("{y:.2}")
-                    }
-                })
-                .draw()
-                .map_err(|e| e.to_string())?;
-            for ((label, pick), color) in series.into_iter().zip(colors) {
-                let points = rows.iter().map(|r| (r.epoch as f64, pick(r)));
-                chart
-                    .draw_series(LineSeries::new(
-                        points.filter(|p| p.1.is_finite()),
-                        color.stroke_width(2),
-                    ))
-                    .map_err(|e| e.to_string())?
-                    .label(label)
-                    .legend(move |(x, y)| {
-                        PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
-            }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| e.to_string())?;
-        }
-        root.present().map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
 }
 
 #[cfg(test)]
@@ -368,40 +354,16 @@ mod tests {
     #[test]
     fn csv_round_trips_and_a_resume_drops_rows_after_its_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = RunLog::open(dir.path(), 0, 150, Written::default()).unwrap();
+        let open = |keep| {
+            RunLog::open(dir.path(), keep, 150, Shared::default(), Interrupter::new()).unwrap()
+        };
+        let mut log = open(0);
         log.rows = (1..=150).map(row).collect();
         log.write().unwrap();
         assert_eq!(read_rows(dir.path()), log.rows);
-        let resumed = RunLog::open(dir.path(), 120, 150, Written::default()).unwrap();
+        let resumed = open(120);
         assert_eq!(resumed.rows.len(), 120);
         assert_eq!(read_rows(dir.path()).last().unwrap().epoch, 120);
         assert!(read_rows(Path::new("/nonexistent")).is_empty());
-    }
-
-    #[test]
-    fn the_picture_has_four_panels_with_ticks_grids_and_both_splits() {
-        let svg = curves_svg(&(1..=150).map(row).collect::<Vec<_>>()).unwrap();
-        for text in [
-            "Loss",
-            "Accuracy",
-            "ECE",
-            "Learning rate",
-            "train (mixed)",
-            "test",
-            "epoch",
-        ] {
-            assert!(svg.contains(text), "{text} missing");
-        }
-        // Real tick labels on the epoch axis, not only its ends.
-        for tick in ["20", "60", "100", "140"] {
-            assert!(
-                svg.contains(&format!("\n{tick}\n</text>")),
-                "tick {tick} missing"
-            );
-        }
-        // Grid lines: many more lines than the six series.
-        assert!(svg.matches("<line").count() + svg.matches("<polyline").count() > 60);
-        // An empty or one-epoch run still draws.
-        assert!(curves_svg(&[]).is_ok() && curves_svg(&[row(1)]).is_ok());
     }
 }

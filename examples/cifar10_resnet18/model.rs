@@ -10,9 +10,9 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
-use burn::tensor::backend::Backend;
 
 #[derive(Config, Debug, PartialEq)]
 pub struct ResNetConfig {
@@ -27,12 +27,7 @@ pub struct ResNetConfig {
     pub preact: bool,
 }
 
-fn conv3x3<B: Backend>(
-    input: usize,
-    output: usize,
-    stride: usize,
-    device: &B::Device,
-) -> Conv2d<B> {
+fn conv3x3(input: usize, output: usize, stride: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([input, output], [3, 3])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -43,18 +38,18 @@ fn conv3x3<B: Backend>(
 /// A residual block: two 3x3 convolutions, with BatchNorm and ReLU placed after
 /// each convolution (original) or before it (pre-activation).
 #[derive(Module, Debug)]
-pub struct BasicBlock<B: Backend> {
-    conv1: Conv2d<B>,
-    bn1: BatchNorm<B>,
-    conv2: Conv2d<B>,
-    bn2: BatchNorm<B>,
-    shortcut_conv: Option<Conv2d<B>>,
-    shortcut_bn: Option<BatchNorm<B>>,
+pub struct BasicBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    shortcut_conv: Option<Conv2d>,
+    shortcut_bn: Option<BatchNorm>,
     preact: bool,
 }
 
-impl<B: Backend> BasicBlock<B> {
-    fn new(input: usize, output: usize, stride: usize, preact: bool, device: &B::Device) -> Self {
+impl BasicBlock {
+    fn new(input: usize, output: usize, stride: usize, preact: bool, device: &Device) -> Self {
         let projects = stride != 1 || input != output;
         let shortcut_conv = projects.then(|| {
             Conv2dConfig::new([input, output], [1, 1])
@@ -75,7 +70,7 @@ impl<B: Backend> BasicBlock<B> {
         }
     }
 
-    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         if self.preact {
             let activated = relu(self.bn1.forward(x.clone()));
             let shortcut = match &self.shortcut_conv {
@@ -98,16 +93,16 @@ impl<B: Backend> BasicBlock<B> {
 }
 
 #[derive(Module, Debug)]
-pub struct ResNet<B: Backend> {
-    stem: Conv2d<B>,
-    stem_bn: Option<BatchNorm<B>>,
-    blocks: Vec<BasicBlock<B>>,
+pub struct ResNet {
+    stem: Conv2d,
+    stem_bn: Option<BatchNorm>,
+    blocks: Vec<BasicBlock>,
     pool: AdaptiveAvgPool2d,
-    head: Linear<B>,
+    head: Linear,
 }
 
 impl ResNetConfig {
-    pub fn init<B: Backend>(&self, device: &B::Device) -> ResNet<B> {
+    pub fn init(&self, device: &Device) -> ResNet {
         let w = self.base_width;
         let mut blocks = Vec::new();
         let mut input = w;
@@ -127,9 +122,9 @@ impl ResNetConfig {
     }
 }
 
-impl<B: Backend> ResNet<B> {
+impl ResNet {
     /// `[B, 3, H, W]` images to `[B, num_classes]` logits.
-    pub fn forward(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = self.stem.forward(images);
         if let Some(bn) = &self.stem_bn {
             x = relu(bn.forward(x));
@@ -146,12 +141,11 @@ impl<B: Backend> ResNet<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn_flex::Flex;
 
     #[test]
     fn full_model_has_the_reference_parameter_count_and_shapes() {
-        let device = Default::default();
-        let model = ResNetConfig::new().init::<Flex>(&device);
+        let device = Device::flex();
+        let model = ResNetConfig::new().init(&device);
         // Trainable parameters of the CIFAR ResNet-18 (kuangliu/pytorch-cifar, the
         // tutorial's model): 11,173,962. Burn's `num_params` also counts each
         // BatchNorm's running mean and variance: 2 x 4,800 channels (stem 64; stage
@@ -167,14 +161,14 @@ mod tests {
             + (64 + 128 + 128 + 128)
             + (128 + 256 + 256 + 256)
             + (256 + 512 + 512 + 512);
-        let preact = ResNetConfig::new().with_preact(true).init::<Flex>(&device);
+        let preact = ResNetConfig::new().with_preact(true).init(&device);
         assert_eq!(preact.num_params(), 11_171_146 + 2 * preact_channels);
     }
 
     #[test]
     fn narrow_model_runs_on_any_image_size() {
-        let device = Default::default();
-        let model = ResNetConfig::new().with_base_width(4).init::<Flex>(&device);
+        let device = Device::flex();
+        let model = ResNetConfig::new().with_base_width(4).init(&device);
         assert_eq!(
             model.forward(Tensor::zeros([3, 3, 12, 20], &device)).dims(),
             [3, 10]

@@ -1,46 +1,50 @@
 //! The training run on burn-train: `TrainStep` on the mixed batch, `InferenceStep`
-//! on the plain test batch, and the launch of `SupervisedTraining` with Burn's file
-//! checkpointer, metrics and renderers.
+//! on the plain test batch, and the launch of `SupervisedTraining` with verified
+//! checkpointers, metrics, renderers and the execution strategy; then the outcome,
+//! read from burn-train's `LearningResult` and the run's watch.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::Optimizer;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::Device;
+use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
+use burn::train::LearnerSummary;
 use burn::train::checkpoint::KeepLastNCheckpoints;
-use burn::train::logger::FileMetricLogger;
-use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
-use burn::train::renderer::{CliMetricsRenderer, MetricState, MetricsRenderer};
-use burn::train::renderer::{EvaluationName, EvaluationProgress, ProgressType, TrainingProgress};
+use burn::train::logger::{EvaluationProgressLogger, FileMetricLogger, TrainingProgressLogger};
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, MetricDefinition};
+use burn::train::renderer::tui::TuiMetricsRendererWrapper;
+use burn::train::renderer::{CliMetricsRenderer, EvaluationName, MetricState, MetricsRenderer};
 use burn::train::renderer::{MetricsRendererEvaluation, MetricsRendererTraining};
 use burn::train::{ClassificationOutput, ExecutionStrategy, InferenceStep, Interrupter, Learner};
 use burn::train::{MultiDeviceOptim, SupervisedTraining, TrainOutput, TrainStep, TrainingStrategy};
 use burn_mixup::{
     BinaryCrossEntropy, CalibrationErrorMetric, LabelSmoothingCrossEntropy, MixedAccuracyMetric,
 };
-use burn_mixup::{MixedBatch, MixedClassificationOutput, MixupBatcher};
+use burn_mixup::{MixedBatch, MixedClassificationOutput};
 
 use crate::augment::{CifarBatch, CifarBatcher};
-use crate::checkpoint::VerifiedRecorder;
-use crate::config::{LossKind, TrainError, TrainingConfig};
+use crate::checkpoint::{checkpointers, last_complete_epoch};
+use crate::config::{BackendKind, LossKind, StrategyKind, TrainError, TrainingConfig};
 use crate::data::CifarDataset;
 use crate::loader::training_loader;
-use crate::metrics::{RunLog, SaveAfterLog, Written};
+use crate::metrics::{Lines, RunLog};
 use crate::model::ResNet;
+use crate::watch::{SaveAfterLog, Shared, fault};
 
 /// ResNet-18 with its training criterion: the model burn-train trains.
 #[derive(Module, Debug)]
-pub struct Classifier<B: Backend> {
-    pub net: ResNet<B>,
-    criterion: LabelSmoothingCrossEntropy<B>,
+pub struct Classifier {
+    pub net: ResNet,
+    criterion: LabelSmoothingCrossEntropy,
     /// Set for `--loss bce`: trains with it instead of `criterion`.
-    bce: Option<BinaryCrossEntropy<B>>,
+    bce: Option<BinaryCrossEntropy>,
 }
 
-impl<B: Backend> Classifier<B> {
-    pub fn new(config: &TrainingConfig, device: &B::Device) -> Result<Self, TrainError> {
+impl Classifier {
+    pub fn new(config: &TrainingConfig, device: &Device) -> Result<Self, TrainError> {
         Ok(Self {
             net: config.model.init(device),
             criterion: config.criterion().init(device)?,
@@ -52,11 +56,11 @@ impl<B: Backend> Classifier<B> {
     }
 }
 
-impl<B: AutodiffBackend> TrainStep for Classifier<B> {
-    type Input = MixedBatch<B, 4>;
-    type Output = MixedClassificationOutput<B>;
+impl TrainStep for Classifier {
+    type Input = MixedBatch<4>;
+    type Output = MixedClassificationOutput;
 
-    fn step(&self, batch: MixedBatch<B, 4>) -> TrainOutput<MixedClassificationOutput<B>> {
+    fn step(&self, batch: MixedBatch<4>) -> TrainOutput<MixedClassificationOutput> {
         let logits = self.net.forward(batch.inputs().clone());
         let loss = match &self.bce {
             Some(bce) => bce.forward_mixed(logits.clone(), &batch),
@@ -67,12 +71,12 @@ impl<B: AutodiffBackend> TrainStep for Classifier<B> {
     }
 }
 
-impl<B: Backend> InferenceStep for Classifier<B> {
-    type Input = CifarBatch<B>;
-    type Output = ClassificationOutput<B>;
+impl InferenceStep for Classifier {
+    type Input = CifarBatch;
+    type Output = ClassificationOutput;
 
     /// Plain cross-entropy (no smoothing) on clean test images.
-    fn step(&self, batch: CifarBatch<B>) -> ClassificationOutput<B> {
+    fn step(&self, batch: CifarBatch) -> ClassificationOutput {
         let logits = self.net.forward(batch.images);
         let loss = CrossEntropyLossConfig::new()
             .init(&logits.device())
@@ -86,7 +90,7 @@ impl<B: Backend> InferenceStep for Classifier<B> {
 pub enum Display {
     /// burn-train's CLI renderer.
     Cli,
-    /// burn-train's TUI dashboard (when stdout is a terminal).
+    /// burn-train's TUI dashboard.
     Tui,
     /// Only the one-line epoch summaries.
     Quiet,
@@ -99,40 +103,94 @@ pub struct RunOptions {
     pub resume_from: Option<usize>,
     pub display: Display,
     pub interrupter: Interrupter,
+    /// Train on through a non-finite loss (`--allow-divergence`).
+    pub allow_divergence: bool,
+}
+
+/// How a run that did not fail ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// Every epoch trained.
+    Completed,
+    /// Stopped by the `Interrupter` (a signal, the TUI's quit key), with its reason.
+    Stopped(Option<String>),
+}
+
+/// The execution strategy for `devices` (base devices: burn-train adds autodiff).
+///
+/// DDP needs an all-reduce, which Burn 0.22.1 implements on CUDA only
+/// (`burn-backend-extension`'s catalog: flex and ndarray have no collectives, and
+/// cubecl's CPU and wgpu runtimes panic in `all_reduce`): elsewhere it is refused.
+fn strategy(config: &TrainingConfig, devices: &[Device]) -> Result<ExecutionStrategy, TrainError> {
+    Ok(match (devices, config.strategy) {
+        ([device], _) => ExecutionStrategy::single(device.clone().autodiff()),
+        (_, StrategyKind::Multi) => {
+            ExecutionStrategy::multi(devices.to_vec(), MultiDeviceOptim::OptimMainDevice)
+        }
+        (_, StrategyKind::Ddp) if config.backend != BackendKind::Cuda => {
+            return Err(TrainError::Flag {
+                flag: "strategy",
+                expected: "multi on this backend (Burn 0.22.1's DDP all-reduce runs on CUDA only)",
+                value: format!("ddp on {:?}", config.backend).to_lowercase(),
+            });
+        }
+        (_, StrategyKind::Ddp) => ExecutionStrategy::ddp(
+            devices.to_vec(),
+            DistributedConfig {
+                all_reduce_op: ReduceOperation::Mean,
+            },
+        ),
+    })
 }
 
 /// Trains (or continues) the run in `options.dir` on `devices` through burn-train.
-pub fn train<B: AutodiffBackend>(
+pub fn train(
     config: &TrainingConfig,
     train_set: CifarDataset,
     test_set: CifarDataset,
-    devices: Vec<B::Device>,
+    devices: Vec<Device>,
     options: &RunOptions,
-) -> Result<(), TrainError> {
+) -> Result<Finish, TrainError> {
     config.validate()?;
-    let device = devices[0].clone();
-    let (train_loader, iterations) = training_loader::<B>(
+    let device = devices[0].clone().without_autodiff();
+    let autodiff = device.clone().autodiff();
+    let resume_from = options.resume_from.unwrap_or(0);
+    let (train_loader, iterations) = training_loader(
         train_set,
-        config.mixer()?,
+        config.mixer()?.config().clone(),
         config.seed,
         config.batch_size,
         config.workers,
         devices.len(),
-        options.resume_from.unwrap_or(0),
-    );
+        resume_from,
+        &autodiff,
+    )?;
     let test_loader = DataLoaderBuilder::new(CifarBatcher::test())
         .batch_size(config.batch_size.max(256))
         .num_workers(config.workers)
+        .set_device(device.clone())
         .build(test_set);
 
-    let io = |source| TrainError::Io {
+    let shared = Shared::default();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let lines = match options.display {
+        Display::Tui => Lines::Hold(held.clone()),
+        _ => Lines::Print,
+    };
+    let run_log = RunLog::open(
+        &options.dir,
+        resume_from,
+        config.epochs,
+        shared.clone(),
+        options.interrupter.clone(),
+    )
+    .map_err(|source| TrainError::Io {
         path: options.dir.join("metrics.csv"),
         source,
-    };
-    let resume_from = options.resume_from.unwrap_or(0);
-    let written = Written::default();
-    let run_log =
-        RunLog::open(&options.dir, resume_from, config.epochs, written.clone()).map_err(io)?;
+    })?
+    .allow_divergence(options.allow_divergence)
+    .lines(lines);
+    let [model, optim, scheduler] = checkpointers(&options.dir, config.fingerprint());
     let mut training = SupervisedTraining::new(&options.dir, train_loader, test_loader)
         .metric_train_numeric(LossMetric::new())
         .metric_train_numeric(MixedAccuracyMetric::new())
@@ -143,35 +201,50 @@ pub fn train<B: AutodiffBackend>(
         // Burn's per-epoch logs first: burn-train reads metric history from it.
         .with_metric_logger(FileMetricLogger::new(&options.dir))
         .with_metric_logger(run_log)
-        .with_file_checkpointer(VerifiedRecorder::new(config.fingerprint()))
+        .with_custom_checkpointers(model, optim, scheduler)
         .with_checkpointing_strategy(SaveAfterLog {
-            written,
+            shared: shared.clone(),
             inner: KeepLastNCheckpoints::new(2),
         })
         .with_interrupter(options.interrupter.clone())
+        .with_training_strategy(TrainingStrategy::Default(strategy(config, &devices)?))
         .num_epochs(config.epochs)
         .summary();
-    if devices.len() > 1 {
-        let strategy = ExecutionStrategy::multi(devices.clone(), MultiDeviceOptim::OptimMainDevice);
-        training = training.with_training_strategy(TrainingStrategy::Default(strategy));
-    }
-    match options.display {
-        Display::Cli => training = training.renderer(CliMetricsRenderer::new()),
-        Display::Quiet => training = training.renderer(Silent),
-        Display::Tui => {} // burn-train's default: the TUI on a terminal
-    }
+    training = training.renderer(match options.display {
+        Display::Cli => Box::new(CliMetricsRenderer::new()),
+        Display::Quiet => Box::new(Silent),
+        Display::Tui => Box::new(TuiMetricsRendererWrapper::new(
+            options.interrupter.clone(),
+            options.resume_from,
+        )),
+    });
     if let Some(epoch) = options.resume_from {
         training = training.checkpoint(epoch);
     }
-    B::seed(&device, config.seed);
-    let model = Classifier::<B>::new(config, &device)?;
+    device.seed(config.seed);
+    let model = Classifier::new(config, &autodiff)?;
     let learner = Learner::new(
         model,
         config.optimizer().init(),
         config.scheduler(iterations)?,
     );
-    training.launch(learner);
-    Ok(())
+    let result = training.launch(learner);
+    // The TUI has closed: the epoch lines it would have garbled.
+    for line in held.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        eprintln!("{line}");
+    }
+    let failed = fault(&shared)
+        .map(TrainError::from)
+        .or_else(|| result.error.map(|e| TrainError::Training(e.to_string())));
+    if let Some(error) = failed {
+        // Leave whole checkpoint sets only: a save cut short is removed here.
+        let _ = last_complete_epoch(&options.dir, config.fingerprint());
+        return Err(error);
+    }
+    Ok(match result.interrupted {
+        Some(interruption) => Finish::Stopped(interruption.reason),
+        None => Finish::Completed,
+    })
 }
 
 /// A renderer that draws nothing (`--quiet`): the run log prints one line per epoch.
@@ -180,54 +253,84 @@ struct Silent;
 impl MetricsRendererTraining for Silent {
     fn update_train(&mut self, _: MetricState) {}
     fn update_valid(&mut self, _: MetricState) {}
-    fn render_train(&mut self, _: TrainingProgress, _: Vec<ProgressType>) {}
-    fn render_valid(&mut self, _: TrainingProgress, _: Vec<ProgressType>) {}
+    /// Quiet means one line per epoch: no end-of-training summary table either.
+    fn on_train_end(
+        &mut self,
+        _: Option<LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
+        Ok(())
+    }
 }
 
 impl MetricsRendererEvaluation for Silent {
-    fn render_test(&mut self, _: EvaluationProgress, _: Vec<ProgressType>) {}
     fn update_test(&mut self, _: EvaluationName, _: MetricState) {}
+}
+
+impl TrainingProgressLogger for Silent {
+    fn start(&mut self, _: usize, _: usize, _: Option<usize>, _: Option<&str>) {}
+    fn update_epoch(&mut self, _: usize) {}
+    fn start_split(&mut self, _: &str, _: usize) {}
+    fn update_split(&mut self, _: usize) {}
+    fn end_split(&mut self) {}
+    fn end(&mut self) {}
+    fn log_event_training(&mut self, _: String) {}
+}
+
+impl EvaluationProgressLogger for Silent {
+    fn start_global_progress(&mut self, _: usize) {}
+    fn start_test(&mut self, _: &str, _: usize) {}
+    fn update_test_progress(&mut self, _: usize) {}
+    fn end_test(&mut self) {}
+    fn end_global_progress(&mut self) {}
+    fn log_event_evaluation(&mut self, _: String) {}
 }
 
 impl MetricsRenderer for Silent {
     fn manual_close(&mut self) {}
-    fn register_metric(&mut self, _: burn::train::metric::MetricDefinition) {}
+    fn register_metric(&mut self, _: MetricDefinition) {}
 }
 
 /// Training throughput without evaluation or files (`--bench-steps`): `steps` timed
 /// steps after `warmup` untimed ones, each a full step (loader, mixing, forward,
 /// loss, backward, SGD), synchronised by reading the last loss.
-pub fn throughput<B: AutodiffBackend>(
+pub fn throughput(
     config: &TrainingConfig,
     train_set: CifarDataset,
-    device: &B::Device,
+    device: &Device,
     warmup: usize,
     steps: usize,
 ) -> Result<serde_json::Value, TrainError> {
     config.validate()?;
-    B::seed(device, config.seed);
-    let mut model = Classifier::<B>::new(config, device)?;
+    device.seed(config.seed);
+    let autodiff = device.clone().autodiff();
+    let mut model = Classifier::new(config, &autodiff)?;
     let mut optim = config.optimizer().init();
-    let loader = DataLoaderBuilder::new(MixupBatcher::new(
-        CifarBatcher::train(config.seed),
-        config.mixer()?,
-    ))
-    .batch_size(config.batch_size)
-    .num_workers(config.workers)
-    .build(train_set);
+    let (loader, _) = training_loader(
+        train_set,
+        config.mixer()?.config().clone(),
+        config.seed,
+        config.batch_size,
+        config.workers,
+        1,
+        0,
+        &autodiff,
+    )?;
     let mut batches = loader.iter();
     let mut started = std::time::Instant::now();
     for step in 0..warmup + steps {
-        let batch = batches.next().ok_or(TrainError::Flag {
-            flag: "bench-steps",
-            expected: "at most the batches of one epoch",
-            value: (warmup + steps).to_string(),
-        })?;
+        let batch = batches
+            .next()
+            .ok_or(TrainError::Flag {
+                flag: "bench-steps",
+                expected: "at most the batches of one epoch",
+                value: (warmup + steps).to_string(),
+            })?
+            .map_err(|e| TrainError::Training(e.to_string()))?;
         let output = TrainStep::step(&model, batch);
         let last = output.item.loss.clone();
         model = optim.step(config.lr, model, output.grads);
         if step + 1 == warmup || step + 1 == warmup + steps {
-            let _ = last.into_scalar(); // waits for the device
+            let _ = last.into_scalar::<f32>(); // waits for the device
             if step + 1 == warmup {
                 started = std::time::Instant::now();
             }
@@ -244,127 +347,5 @@ pub fn throughput<B: AutodiffBackend>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::data::{Cifar10, RecordCount, write_synthetic};
-    use crate::metrics::{EpochRow, read_rows};
-    use crate::model::ResNetConfig;
-    use burn::backend::Autodiff;
-    use burn_flex::Flex;
-
-    type B = Autodiff<Flex>;
-
-    fn tiny(epochs: usize) -> TrainingConfig {
-        TrainingConfig::new(ResNetConfig::new().with_base_width(4))
-            .with_epochs(epochs)
-            .with_batch_size(16)
-            .with_lr(0.05)
-            .with_lr_milestones(vec![2])
-            .with_seed(3)
-    }
-
-    fn synthetic(train: usize, test: usize) -> Cifar10 {
-        let dir = tempfile::tempdir().unwrap();
-        write_synthetic(dir.path(), train, test, 11).unwrap();
-        Cifar10::open(dir.path(), RecordCount::Any).unwrap()
-    }
-
-    fn run(
-        config: &TrainingConfig,
-        dir: &std::path::Path,
-        resume_from: Option<usize>,
-        devices: usize,
-    ) -> Vec<EpochRow> {
-        let data = synthetic(100, 40);
-        let options = RunOptions {
-            dir: dir.to_path_buf(),
-            resume_from,
-            display: Display::Quiet,
-            interrupter: Interrupter::new(),
-        };
-        train::<B>(
-            config,
-            data.train,
-            data.test,
-            vec![Default::default(); devices],
-            &options,
-        )
-        .unwrap();
-        read_rows(dir)
-    }
-
-    /// Resuming at an epoch boundary (model, optimizer, scheduler from Burn's file
-    /// checkpointer; data order, augmentation and mixer draws from the epoch) gives
-    /// the uninterrupted run's metrics, in the same process.
-    #[test]
-    fn a_run_resumed_at_an_epoch_boundary_reproduces_the_uninterrupted_run() {
-        let (whole, split) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let straight = run(&tiny(3), whole.path(), None, 1);
-        assert_eq!(run(&tiny(2), split.path(), None, 1).len(), 2);
-        let resumed = run(&tiny(3), split.path(), Some(2), 1);
-        let outcome = |rows: &[EpochRow]| -> Vec<[f64; 6]> {
-            rows.iter()
-                .map(|r| {
-                    [
-                        r.lr,
-                        r.train_loss,
-                        r.train_accuracy,
-                        r.test_loss,
-                        r.test_accuracy,
-                        r.test_ece,
-                    ]
-                })
-                .collect()
-        };
-        assert_eq!(outcome(&straight), outcome(&resumed));
-        // Milestone 2 (0-based, as PyTorch's MultiStepLR) divides the rate from the
-        // third epoch on, and every row is a real value.
-        assert_eq!(
-            straight.iter().map(|r| r.epoch).collect::<Vec<_>>(),
-            [1, 2, 3]
-        );
-        assert_eq!([straight[0].lr, straight[1].lr], [0.05, 0.05]);
-        assert!((straight[2].lr - 0.005).abs() < 1e-12, "{}", straight[2].lr);
-        for row in &straight {
-            assert!(row.train_loss.is_finite() && (0.0..=100.0).contains(&row.test_accuracy));
-            assert!(row.images_per_second > 0.0, "{row:?}");
-        }
-        let svg = std::fs::read_to_string(whole.path().join("curves.svg")).unwrap();
-        assert!(svg.contains("Learning rate"));
-    }
-
-    /// Two devices through burn-train's multi-device strategy (two handles on the
-    /// CPU here): the loader is sliced per device and every image is trained once
-    /// per epoch.
-    #[test]
-    fn two_devices_train_through_burn_trains_multi_device_strategy() {
-        let dir = tempfile::tempdir().unwrap();
-        // The configuration names one CPU device; the two handles go to burn-train.
-        let rows = run(&tiny(1), dir.path(), None, 2);
-        assert_eq!(rows.len(), 1);
-        assert!(rows[0].train_loss.is_finite());
-        let accuracy =
-            std::fs::read_to_string(dir.path().join("train/epoch-1/Mixed_Accuracy.log")).unwrap();
-        // 100 images in two slices of 50, batches of 8 per device: 7 + 7 batches.
-        assert_eq!(accuracy.lines().count(), 14, "{accuracy}");
-    }
-
-    /// A few timed steps on each CPU backend: the example trains on both.
-    #[test]
-    fn both_cpu_backends_train_a_few_steps() {
-        let config = tiny(1).with_batch_size(4);
-        for json in [
-            throughput::<B>(&config, synthetic(16, 4).train, &Default::default(), 1, 2).unwrap(),
-            throughput::<Autodiff<burn_ndarray::NdArray>>(
-                &config,
-                synthetic(16, 4).train,
-                &Default::default(),
-                1,
-                2,
-            )
-            .unwrap(),
-        ] {
-            assert!(json["images_per_second"].as_f64().unwrap() > 0.0, "{json}");
-        }
-    }
-}
+#[path = "training_tests.rs"]
+mod tests;

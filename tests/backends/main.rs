@@ -3,11 +3,13 @@
 //! burn-autodiff), every mixing method replayed on the host (pasted pixels bit for
 //! bit, blends to a tolerance), and the batcher.
 //!
-//! They run on burn-ndarray and burn-flex in every `cargo test`, and on burn-wgpu
-//! with `--features wgpu`: burn-wgpu runs the cubecl kernels of burn-cuda (JIT
-//! compiled, 32-bit integers, asynchronous execution), so on Mesa's lavapipe
-//! (software Vulkan) it exercises the GPU code path on a machine without a GPU.
-//! `.ci/run` runs that when a Vulkan driver is present.
+//! Each function takes the device under test: Burn 0.22 picks the backend by the
+//! device value, so one function checks every backend. They run on ndarray and flex
+//! in every `cargo test`, and on wgpu with `--features wgpu`: burn-wgpu runs the
+//! cubecl kernels of burn-cuda (JIT compiled, 32-bit integers, asynchronous
+//! execution), so on Mesa's lavapipe (software Vulkan) it exercises the GPU code
+//! path on a machine without a GPU. `.ci/run` runs that when a Vulkan driver is
+//! present.
 //!
 //! Each check measures its largest deviation and asserts the backend's tolerance;
 //! `cargo test --test backends -- --nocapture` prints them (BENCHMARKS.md has the
@@ -17,17 +19,16 @@
 #[path = "../library/common.rs"]
 mod common;
 
-use burn::backend::Autodiff;
 use burn::data::dataloader::batcher::Batcher;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn_mixup::{
     LabelSmoothingCrossEntropyConfig, MixConfig, MixMode, MixParams, MixupBatcher, Pairing,
     SmoothingConvention,
 };
 
 use common::{
-    check_replay, flat, floats, ints, refs, refs_v2, special_values, timm_bce_config, to_vec,
+    check_replay, flat, floats, ints, refs, refs_v2, special_values, timm_bce_config, to_ints,
+    to_vec,
 };
 
 /// Largest deviations of one backend from the references.
@@ -59,8 +60,8 @@ impl Deviation {
 /// PyTorch's label smoothing and the tutorial's (both conventions), the mixup
 /// criterion on a fixed permutation, and timm's BCE on mixup targets (all 8
 /// combinations of smoothing, threshold and pos_weight).
-fn losses<A: AutodiffBackend>() -> Deviation {
-    let device = Default::default();
+fn losses(device: &Device) -> Deviation {
+    let autodiff = device.clone().autodiff();
     let mut deviation = Deviation::default();
     let refs = refs();
     for (key, convention) in [
@@ -72,12 +73,12 @@ fn losses<A: AutodiffBackend>() -> Deviation {
             let ce = LabelSmoothingCrossEntropyConfig::new()
                 .with_smoothing(result["eps"].as_f64().unwrap())
                 .with_convention(convention)
-                .init::<A>(&device)
+                .init(device)
                 .unwrap();
-            let logits = floats::<A, 2>(&case["logits"]).require_grad();
-            let loss = ce.forward(logits.clone(), ints::<A>(&case["targets"]));
+            let logits = floats::<2>(&case["logits"], &autodiff).require_grad();
+            let loss = ce.forward(logits.clone(), ints(&case["targets"], &autodiff));
             let grad = logits.grad(&loss.backward()).unwrap();
-            deviation.loss(to_vec(loss.inner())[0], &result["loss_mean"]);
+            deviation.loss(to_vec(loss.without_autodiff())[0], &result["loss_mean"]);
             deviation.grad(to_vec(grad), &result["grad_mean"]);
         }
     }
@@ -88,37 +89,40 @@ fn losses<A: AutodiffBackend>() -> Deviation {
     for result in case["results"].as_array().unwrap() {
         let batch = params
             .mix_batch(
-                Tensor::<A, 2>::zeros([8, 1], &device),
-                ints::<A>(&case["y_a"]),
+                Tensor::<2>::zeros([8, 1], device),
+                ints(&case["y_a"], &autodiff),
             )
             .unwrap();
         let ce = LabelSmoothingCrossEntropyConfig::new()
             .with_smoothing(result["eps"].as_f64().unwrap())
-            .init::<A>(&device)
+            .init(device)
             .unwrap();
-        let logits = floats::<A, 2>(&case["logits"]).require_grad();
+        let logits = floats::<2>(&case["logits"], &autodiff).require_grad();
         let loss = batch.loss(logits.clone(), &ce);
         let grad = logits.grad(&loss.backward()).unwrap();
-        deviation.loss(to_vec(loss.inner())[0], &result["criterion_loss_mean"]);
+        deviation.loss(
+            to_vec(loss.without_autodiff())[0],
+            &result["criterion_loss_mean"],
+        );
         deviation.grad(to_vec(grad), &result["criterion_grad_mean"]);
     }
 
     let refs = refs_v2();
     let case = &refs["j_binary_cross_entropy"];
     let permutation: Vec<usize> = flat(&case["perm"]).0.iter().map(|&p| p as usize).collect();
-    let targets = ints::<A>(&case["targets"]);
+    let targets = ints(&case["targets"], &autodiff);
     let [size] = targets.dims();
     let batch = MixParams::blend(case["lam"].as_f64().unwrap(), permutation)
         .unwrap()
-        .mix_batch(Tensor::<A, 2>::zeros([size, 1], &device), targets)
+        .mix_batch(Tensor::<2>::zeros([size, 1], device), targets)
         .unwrap();
     for result in case["results"].as_array().unwrap() {
-        let logits = floats::<A, 2>(&case["logits"]).require_grad();
+        let logits = floats::<2>(&case["logits"], &autodiff).require_grad();
         let [_, classes] = logits.dims();
-        let bce = timm_bce_config(result, classes).init::<A>(&device).unwrap();
+        let bce = timm_bce_config(result, classes).init(device).unwrap();
         let loss = bce.forward_mixed(logits.clone(), &batch);
         let grad = logits.grad(&loss.backward()).unwrap();
-        deviation.loss(to_vec(loss.inner())[0], &result["loss_mean"]);
+        deviation.loss(to_vec(loss.without_autodiff())[0], &result["loss_mean"]);
         deviation.grad(to_vec(grad), &result["grad_mean"]);
     }
     deviation
@@ -127,12 +131,12 @@ fn losses<A: AutodiffBackend>() -> Deviation {
 const CHANNELS: usize = 2;
 
 /// Every method in the modes that matter, seeded: returns the largest blend error.
-fn mixing<BK: Backend>() -> f64 {
+fn mixing(device: &Device) -> f64 {
     let (batch, height, width) = (7, 6, 9);
     let input = special_values(batch * CHANNELS * height * width);
-    let x = Tensor::<BK, 4>::from_data(
+    let x = Tensor::<4>::from_data(
         TensorData::new(input.clone(), [batch, CHANNELS, height, width]),
-        &Default::default(),
+        device,
     );
     let mut blend_error: f64 = 0.0;
     for (config, mode) in [
@@ -160,8 +164,8 @@ fn mixing<BK: Backend>() -> f64 {
 #[derive(Clone)]
 struct Constant;
 
-impl<B: Backend> Batcher<B, usize, (Tensor<B, 4>, Tensor<B, 1, Int>)> for Constant {
-    fn batch(&self, items: Vec<usize>, device: &B::Device) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
+impl Batcher<usize, (Tensor<4>, Tensor<1, Int>)> for Constant {
+    fn batch(&self, items: Vec<usize>, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         let values: Vec<f32> = items
             .iter()
             .flat_map(|&v| vec![v as f32; CHANNELS * 16])
@@ -179,7 +183,7 @@ impl<B: Backend> Batcher<B, usize, (Tensor<B, 4>, Tensor<B, 1, Int>)> for Consta
 
 /// `MixupBatcher` on this backend: odd batches, every draw replayed exactly, both
 /// target sets the labels of the sample and of its partner.
-fn batcher<BK: Backend>() {
+fn batcher(device: &Device) {
     let mixer = MixConfig::new()
         .with_cutmix_alpha(1.0)
         .with_mode(MixMode::Elem)
@@ -190,17 +194,14 @@ fn batcher<BK: Backend>() {
     let batcher = MixupBatcher::new(Constant, mixer).with_num_classes(10);
     for items in [vec![1, 2, 3], vec![4, 5, 6, 7, 8], vec![9]] {
         let n = items.len();
-        let batch: burn_mixup::MixedBatch<BK, 4> =
-            batcher.batch(items.clone(), &Default::default());
+        let batch: burn_mixup::MixedBatch<4> = batcher.batch(items.clone(), device);
         let input: Vec<f32> = items
             .iter()
             .flat_map(|&v| vec![v as f32; CHANNELS * 16])
             .collect();
         let output = to_vec(batch.inputs().clone());
         check_replay(batch.params(), &input, &output, CHANNELS, (4, 4));
-        let labels = |t: &Tensor<BK, 1, Int>| -> Vec<i64> {
-            t.to_data().convert::<i64>().into_vec().unwrap()
-        };
+        let labels = |t: &Tensor<1, Int>| -> Vec<i64> { to_ints(t.clone()) };
         let own: Vec<i64> = items.iter().map(|&v| (v % 10) as i64).collect();
         let partners: Vec<i64> = batch.params().partners().iter().map(|&p| own[p]).collect();
         assert_eq!(labels(batch.targets()), own);
@@ -212,13 +213,13 @@ fn batcher<BK: Backend>() {
 /// One backend's tests, asserting its tolerances: losses relative, gradients and
 /// blends absolute.
 macro_rules! suite {
-    ($name:ident, $backend:ty, loss_rtol: $loss:expr, grad_atol: $grad:expr, blend_atol: $blend:expr) => {
+    ($name:ident, $device:expr, loss_rtol: $loss:expr, grad_atol: $grad:expr, blend_atol: $blend:expr) => {
         mod $name {
             use super::*;
 
             #[test]
             fn losses_match_pytorch_and_timm() {
-                let deviation = losses::<Autodiff<$backend>>();
+                let deviation = losses(&$device);
                 println!(
                     "{}: loss relative error {:.2e} (tolerance {:.0e}), gradient absolute error {:.2e} (tolerance {:.0e})",
                     stringify!($name), deviation.loss, $loss, deviation.grad, $grad
@@ -229,7 +230,7 @@ macro_rules! suite {
 
             #[test]
             fn every_method_replays_exactly() {
-                let blend = mixing::<$backend>();
+                let blend = mixing(&$device);
                 println!(
                     "{}: pasted pixels bit for bit, blend absolute error {blend:.2e} (tolerance {:.0e})",
                     stringify!($name), $blend
@@ -239,7 +240,7 @@ macro_rules! suite {
 
             #[test]
             fn the_batcher_mixes_odd_batches() {
-                batcher::<$backend>();
+                batcher(&$device);
             }
         }
     };
@@ -247,7 +248,7 @@ macro_rules! suite {
 
 // The reference README's tolerances for a correct f32 implementation (losses 1e-5
 // relative, gradients 1e-6 absolute); blends of values up to 5 in f32.
-suite!(ndarray, burn_ndarray::NdArray<f32>, loss_rtol: 1e-5, grad_atol: 1e-6, blend_atol: 1e-6);
-suite!(flex, burn_flex::Flex, loss_rtol: 1e-5, grad_atol: 1e-6, blend_atol: 1e-6);
+suite!(ndarray, common::device(), loss_rtol: 1e-5, grad_atol: 1e-6, blend_atol: 1e-6);
+suite!(flex, Device::flex(), loss_rtol: 1e-5, grad_atol: 1e-6, blend_atol: 1e-6);
 #[cfg(feature = "wgpu")]
-suite!(wgpu, burn_wgpu::Wgpu, loss_rtol: 1e-5, grad_atol: 1e-6, blend_atol: 1e-6);
+suite!(wgpu, Device::wgpu(burn::tensor::DeviceKind::DefaultDevice), loss_rtol: 1e-5, grad_atol: 1e-6, blend_atol: 1e-6);

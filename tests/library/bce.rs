@@ -14,10 +14,10 @@ use crate::common::*;
 const LOSS_RTOL: f64 = 1e-5;
 const GRAD_ATOL: f64 = 1e-6;
 
-fn mixed(case: &Value) -> MixedBatch<AD, 2> {
+fn mixed(case: &Value) -> MixedBatch<2> {
     let perm: Vec<usize> = flat(&case["perm"]).0.iter().map(|&p| p as usize).collect();
     let lambda = case["lam"].as_f64().unwrap();
-    let targets = ints::<AD>(&case["targets"]);
+    let targets = ints(&case["targets"], &autodiff());
     let [batch] = targets.dims();
     MixParams::blend(lambda, perm)
         .unwrap()
@@ -40,11 +40,9 @@ fn timm_binary_cross_entropy_on_mixup_targets_losses_and_gradients() {
             "smoothing {} threshold {} pos_weight {}",
             result["smoothing"], result["target_threshold"], result["pos_weight"]
         );
-        let logits = floats::<AD, 2>(&case["logits"]).require_grad();
+        let logits = floats::<2>(&case["logits"], &autodiff()).require_grad();
         let [_, classes] = logits.dims();
-        let with_smoothing = timm_bce_config(result, classes)
-            .init::<AD>(&device())
-            .unwrap();
+        let with_smoothing = timm_bce_config(result, classes).init(&autodiff()).unwrap();
         let loss = with_smoothing.forward_mixed(logits.clone(), &batch);
         let grad = to_vec(logits.grad(&loss.backward()).unwrap());
         let expected = result["loss_mean"].as_f64().unwrap();
@@ -64,11 +62,11 @@ fn timm_binary_cross_entropy_on_mixup_targets_losses_and_gradients() {
 
         // Dense targets as timm's mixup_target built them (smoothing folded in), so
         // the loss takes them as given: smoothing 0 here.
-        let logits = floats::<AD, 2>(&case["logits"]).require_grad();
-        let dense = floats::<AD, 2>(&result["dense_targets"]);
+        let logits = floats::<2>(&case["logits"], &autodiff()).require_grad();
+        let dense = floats::<2>(&result["dense_targets"], &autodiff());
         let as_given = timm_bce_config(result, classes)
             .with_smoothing(0.0)
-            .init::<AD>(&device())
+            .init(&autodiff())
             .unwrap();
         let loss = as_given.forward_probs(logits.clone(), dense);
         let grad = to_vec(logits.grad(&loss.backward()).unwrap());
@@ -94,9 +92,12 @@ fn timm_smoothing_of_hard_targets_and_extreme_logits() {
     let case = &refs["j_binary_cross_entropy"];
     let bce = BinaryCrossEntropyConfig::new()
         .with_smoothing(0.1)
-        .init::<B>(&device())
+        .init(&device())
         .unwrap();
-    let loss = to_vec(bce.forward(floats::<B, 2>(&case["logits"]), ints::<B>(&case["targets"])))[0];
+    let loss = to_vec(bce.forward(
+        floats::<2>(&case["logits"], &device()),
+        ints(&case["targets"], &device()),
+    ))[0];
     let expected = case["timm_hard_targets_smoothing_0.1"]["loss_mean"]
         .as_f64()
         .unwrap();
@@ -104,12 +105,15 @@ fn timm_smoothing_of_hard_targets_and_extreme_logits() {
 
     // Logits of +-1e4 and 80: finite, PyTorch's value.
     let extreme = &case["extreme"];
-    let logits = floats::<AD, 2>(&extreme["logits"]).require_grad();
+    let logits = floats::<2>(&extreme["logits"], &autodiff()).require_grad();
     let plain = BinaryCrossEntropyConfig::new()
         .with_smoothing(0.0)
-        .init::<AD>(&device())
+        .init(&autodiff())
         .unwrap();
-    let loss = plain.forward_probs(logits.clone(), floats::<AD, 2>(&extreme["targets"]));
+    let loss = plain.forward_probs(
+        logits.clone(),
+        floats::<2>(&extreme["targets"], &autodiff()),
+    );
     let value = to_vec(loss.clone().inner())[0];
     assert!(value.is_finite());
     assert_scalar(
@@ -128,30 +132,26 @@ fn timm_smoothing_of_hard_targets_and_extreme_logits() {
 #[test]
 fn closed_forms_match_dense_targets_and_hand_values() {
     let d = device();
-    let logits = Tensor::<B, 2>::from_floats([[1.5, -0.5, 3.0], [0.0, 2.0, -1.0]], &d);
-    let y = Tensor::<B, 1, Int>::from_ints([2, 0], &d);
+    let logits = Tensor::<2>::from_floats([[1.5, -0.5, 3.0], [0.0, 2.0, -1.0]], &d);
+    let y = Tensor::<1, Int>::from_ints([2, 0], &d);
     let per_sample = MixParams::blend_per_sample(vec![0.25, 0.75], vec![1, 0])
         .unwrap()
-        .mix_batch(Tensor::<B, 2>::zeros([2, 1], &d), y)
+        .mix_batch(Tensor::<2>::zeros([2, 1], &d), y)
         .unwrap();
     // Sample 0: 0.25 * onehot(2) + 0.75 * onehot(0); sample 1: 0.75 * onehot(0) + 0.25 * onehot(2).
     for (smoothing, threshold) in [(0.0, None), (0.1, None), (0.1, Some(0.3)), (0.0, Some(0.5))] {
         let config = BinaryCrossEntropyConfig::new()
             .with_target_threshold(threshold)
             .with_weights(Some(vec![0.5, 1.0, 2.0]));
-        let bce = config
-            .clone()
-            .with_smoothing(smoothing)
-            .init::<B>(&d)
-            .unwrap();
+        let bce = config.clone().with_smoothing(smoothing).init(&d).unwrap();
         // Dense targets come smoothed already.
-        let as_given = config.with_smoothing(0.0).init::<B>(&d).unwrap();
+        let as_given = config.with_smoothing(0.0).init(&d).unwrap();
         let (off, on) = (smoothing / 3.0, 1.0 - smoothing + smoothing / 3.0);
         let dense: Vec<f32> = [[0.75, 0.0, 0.25], [0.75, 0.0, 0.25]]
             .iter()
             .flat_map(|row| row.map(|v: f64| (off + (on - off) * v) as f32))
             .collect();
-        let dense = Tensor::<B, 1>::from_floats(dense.as_slice(), &d).reshape([2, 3]);
+        let dense = Tensor::<1>::from_floats(dense.as_slice(), &d).reshape([2, 3]);
         let closed = to_vec(bce.forward_mixed(logits.clone(), &per_sample))[0];
         let from_dense = to_vec(as_given.forward_probs(logits.clone(), dense))[0];
         assert!(
@@ -159,16 +159,16 @@ fn closed_forms_match_dense_targets_and_hand_values() {
             "{smoothing} {threshold:?}: {closed} vs {from_dense}"
         );
     }
-    let zeros = Tensor::<B, 2>::zeros([4, 5], &d);
-    let targets = Tensor::<B, 1, Int>::from_ints([0, 1, 4, 2], &d);
-    let mean = BinaryCrossEntropyConfig::new().init::<B>(&d).unwrap();
+    let zeros = Tensor::<2>::zeros([4, 5], &d);
+    let targets = Tensor::<1, Int>::from_ints([0, 1, 4, 2], &d);
+    let mean = BinaryCrossEntropyConfig::new().init(&d).unwrap();
     let per_row = BinaryCrossEntropyConfig::new()
         .with_sum_classes(true)
-        .init::<B>(&d)
+        .init(&d)
         .unwrap();
     let sum = BinaryCrossEntropyConfig::new()
         .with_reduction(burn::nn::loss::Reduction::Sum)
-        .init::<B>(&d)
+        .init(&d)
         .unwrap();
     let ln2 = 2f32.ln();
     assert!((to_vec(mean.forward(zeros.clone(), targets.clone()))[0] - ln2).abs() < 1e-6);
@@ -179,7 +179,7 @@ fn closed_forms_match_dense_targets_and_hand_values() {
 #[test]
 fn bad_options_and_shapes_are_typed_errors() {
     let d = device();
-    let err = |config: BinaryCrossEntropyConfig| config.init::<B>(&d).unwrap_err();
+    let err = |config: BinaryCrossEntropyConfig| config.init(&d).unwrap_err();
     assert_eq!(
         err(BinaryCrossEntropyConfig::new().with_smoothing(1.0)),
         LossError::InvalidSmoothing(1.0)
@@ -201,10 +201,10 @@ fn bad_options_and_shapes_are_typed_errors() {
     );
     let bce = BinaryCrossEntropyConfig::new()
         .with_pos_weight(Some(vec![1.0; 4]))
-        .init::<B>(&d)
+        .init(&d)
         .unwrap();
     let batch = MixedBatch::unmixed(
-        Tensor::<B, 2>::zeros([3, 1], &d),
+        Tensor::<2>::zeros([3, 1], &d),
         Tensor::from_ints([0, 1, 2], &d),
     )
     .unwrap();

@@ -1,13 +1,23 @@
-//! Helpers shared by the integration tests: backends, fixture access, comparisons.
+//! Helpers shared by the integration tests: devices, fixture access, comparisons.
 
-use burn::backend::Autodiff;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn_mixup::{BinaryCrossEntropyConfig, MixParams};
-use burn_ndarray::NdArray;
 use serde_json::Value;
 
-pub type B = NdArray<f32>;
-pub type AD = Autodiff<B>;
+/// The library tests' device: burn-ndarray, the backend the crate's users asked the
+/// tests to run on. Burn 0.22 deprecates burn-ndarray (burn-flex replaces it) but it
+/// works, so the deprecation is allowed here, the one place that names it. Devices
+/// are always explicit: `Device::default()` is the first enabled backend (or
+/// `BURN_DEVICE`), which a feature or the environment can change under a test.
+#[allow(deprecated)]
+pub fn device() -> Device {
+    Device::ndarray()
+}
+
+/// [`device`] with autodiff on: tensors created on it record gradients.
+pub fn autodiff() -> Device {
+    device().autodiff()
+}
 
 /// The PyTorch/timm reference values (a verbatim copy of shared/reference, see
 /// tests/fixtures/README.md).
@@ -21,10 +31,6 @@ pub fn refs() -> Value {
 pub fn refs_v2() -> Value {
     serde_json::from_str(include_str!("../fixtures/torch_refs_v2.json"))
         .expect("fixture is valid JSON")
-}
-
-pub fn device() -> burn_ndarray::NdArrayDevice {
-    Default::default()
 }
 
 /// A JSON array of numbers (nested to any depth) flattened, with its shape.
@@ -49,26 +55,25 @@ pub fn flat(value: &Value) -> (Vec<f64>, Vec<usize>) {
     (out, shape)
 }
 
-pub fn floats<BK: burn::tensor::backend::Backend, const D: usize>(value: &Value) -> Tensor<BK, D> {
+pub fn floats<const D: usize>(value: &Value, device: &Device) -> Tensor<D> {
     let (values, shape) = flat(value);
     let values: Vec<f32> = values.into_iter().map(|v| v as f32).collect();
-    Tensor::from_data(TensorData::new(values, shape), &Default::default())
+    Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-pub fn ints<BK: burn::tensor::backend::Backend>(value: &Value) -> Tensor<BK, 1, Int> {
+pub fn ints(value: &Value, device: &Device) -> Tensor<1, Int> {
     let (values, shape) = flat(value);
     let values: Vec<i64> = values.into_iter().map(|v| v as i64).collect();
-    Tensor::from_data(TensorData::new(values, shape), &Default::default())
+    Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-pub fn to_vec<BK: burn::tensor::backend::Backend, const D: usize>(
-    tensor: Tensor<BK, D>,
-) -> Vec<f32> {
-    tensor
-        .into_data()
-        .convert::<f32>()
-        .into_vec::<f32>()
-        .expect("f32 data")
+pub fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor.try_into_vec_as::<f32>().expect("f32 data")
+}
+
+/// Integer tensor values as `i64` (flex stores `i32`, ndarray `i64`).
+pub fn to_ints<const D: usize>(tensor: Tensor<D, Int>) -> Vec<i64> {
+    tensor.try_into_vec_as::<i64>().expect("integer data")
 }
 
 /// |a - e| <= atol + rtol * |e| for every element, with a message naming the first

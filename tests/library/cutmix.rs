@@ -36,7 +36,7 @@ pub fn check_exact(
 fn boxes_are_pasted_bit_for_bit_in_every_mode() {
     let (batch, height, width) = (7, 9, 11);
     let input = special_images(batch, height, width);
-    let x = Tensor::<B, 4>::from_data(
+    let x = Tensor::<4>::from_data(
         TensorData::new(input.clone(), [batch, C, height, width]),
         &device(),
     );
@@ -147,7 +147,7 @@ fn resizemix_pastes_the_whole_partner_shrunk() {
             }
         }
     }
-    let x = Tensor::<B, 4>::from_data(TensorData::new(values, [batch, C, side, side]), &device());
+    let x = Tensor::<4>::from_data(TensorData::new(values, [batch, C, side, side]), &device());
     let mixer = MixConfig::resizemix(0.5, 0.5)
         .with_pairing(Pairing::Flip)
         .with_seed(Some(1))

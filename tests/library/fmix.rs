@@ -210,7 +210,7 @@ fn masks_are_seeded_resumable_and_any_size() {
 fn pairs_share_a_mask_and_switching_with_mixup_works() {
     let (batch, h, w) = (5, 6, 10);
     let input = special_images(batch, h, w);
-    let x = Tensor::<B, 4>::from_data(TensorData::new(input.clone(), [batch, C, h, w]), &device());
+    let x = Tensor::<4>::from_data(TensorData::new(input.clone(), [batch, C, h, w]), &device());
     let mixer = MixConfig::fmix(1.0, 3.0)
         .with_mode(MixMode::Pair)
         .with_pairing(Pairing::Flip)

@@ -1,5 +1,5 @@
 //! Through the entry point users touch: `MixupBatcher` inside a real Burn
-//! `DataLoaderBuilder`, with and without worker threads. Burn 0.21's loader always
+//! `DataLoaderBuilder`, with and without worker threads. Burn's loader always
 //! emits the final partial batch: every mode must train on it. Resuming must give
 //! the draws an uninterrupted run would have made, whatever the loader prefetched.
 
@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
-use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn_mixup::{
     LabelSmoothingCrossEntropyConfig, MixConfig, MixMode, MixParams, MixedBatch, Mixer,
     MixupBatcher, Pairing,
@@ -25,8 +24,8 @@ const SIDE: usize = 4;
 #[derive(Clone)]
 struct Images;
 
-impl<BK: Backend> Batcher<BK, usize, (Tensor<BK, 4>, Tensor<BK, 1, Int>)> for Images {
-    fn batch(&self, items: Vec<usize>, device: &BK::Device) -> (Tensor<BK, 4>, Tensor<BK, 1, Int>) {
+impl Batcher<usize, (Tensor<4>, Tensor<1, Int>)> for Images {
+    fn batch(&self, items: Vec<usize>, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         let n = items.len();
         let pixels: Vec<f32> = items
             .iter()
@@ -45,12 +44,21 @@ fn loader(
     items: usize,
     batch_size: usize,
     workers: usize,
-) -> Arc<dyn DataLoader<B, MixedBatch<B, 4>>> {
+) -> Arc<dyn DataLoader<MixedBatch<4>>> {
     DataLoaderBuilder::new(MixupBatcher::new(Images, mixer).with_num_classes(3))
         .batch_size(batch_size)
         .shuffle(3)
         .num_workers(workers)
+        .set_device(device())
         .build(InMemDataset::new((0..items).collect::<Vec<_>>()))
+}
+
+/// Every batch of one pass over `loader` (a dataset error fails the test).
+fn epoch(loader: &dyn DataLoader<MixedBatch<4>>) -> Vec<MixedBatch<4>> {
+    loader
+        .iter()
+        .collect::<Result<_, _>>()
+        .expect("the in-memory dataset has every item")
 }
 
 /// 11 items in batches of 4 leave a final batch of 3 (or, split over two workers,
@@ -59,7 +67,7 @@ fn loader(
 #[test]
 fn odd_final_batches_train_in_every_mode_with_0_and_2_workers() {
     let criterion = LabelSmoothingCrossEntropyConfig::new()
-        .init::<B>(&device())
+        .init(&device())
         .unwrap();
     let methods = [
         MixConfig::mixup(1.0),
@@ -84,8 +92,7 @@ fn odd_final_batches_train_in_every_mode_with_0_and_2_workers() {
                         .init()
                         .unwrap();
                     let what = format!("{workers} workers, {mode:?}, {pairing:?}, run {runs}");
-                    let batches: Vec<MixedBatch<B, 4>> =
-                        loader(mixer, 11, 4, workers).iter().collect();
+                    let batches = epoch(&*loader(mixer, 11, 4, workers));
                     let sizes: Vec<usize> = batches.iter().map(MixedBatch::batch_size).collect();
                     assert_eq!(sizes.iter().sum::<usize>(), 11, "{what}: {sizes:?}");
                     assert!(sizes.iter().any(|s| s % 2 == 1), "{what}: {sizes:?}");
@@ -97,8 +104,8 @@ fn odd_final_batches_train_in_every_mode_with_0_and_2_workers() {
                         }
                         let pixels = to_vec(batch.inputs().clone());
                         assert!(pixels.iter().all(|v| (1.0..=11.0).contains(v)), "{what}");
-                        let logits = Tensor::<B, 2>::zeros([n, 3], &device());
-                        let loss = batch.loss(logits, &criterion).into_scalar();
+                        let logits = Tensor::<2>::zeros([n, 3], &device());
+                        let loss = batch.loss(logits, &criterion).into_scalar::<f32>();
                         assert!((loss - 3f32.ln()).abs() < 1e-5, "{what}: loss {loss}");
                     }
                     runs += 1;
@@ -127,7 +134,7 @@ fn resume_after_a_prefetching_worker_continues_the_uninterrupted_draws() {
             .with_cutmix_alpha(1.0)
             .with_mode(MixMode::Elem)
             .with_seed(Some(7));
-        let uninterrupted: Vec<MixParams> = loader(config.init().unwrap(), 10, 2, workers)
+        let uninterrupted: Vec<MixParams> = epoch(&*loader(config.init().unwrap(), 10, 2, workers))
             .iter()
             .map(|batch| batch.params().clone())
             .collect();
@@ -137,7 +144,7 @@ fn resume_after_a_prefetching_worker_continues_the_uninterrupted_draws() {
         let loader_a = loader(interrupted.clone(), 10, 2, workers);
         let mut iter = loader_a.iter();
         let consumed: Vec<MixParams> = (0..2)
-            .map(|_| iter.next().expect("two batches").params().clone())
+            .map(|_| iter.next().expect("two batches").unwrap().params().clone())
             .collect();
         if workers == 1 {
             // The worker runs ahead of the training loop.
@@ -155,7 +162,7 @@ fn resume_after_a_prefetching_worker_continues_the_uninterrupted_draws() {
             + 1;
         let resumed = config.init().unwrap();
         resumed.resume_at(next);
-        let rest: Vec<MixParams> = loader(resumed, 6, 2, workers)
+        let rest: Vec<MixParams> = epoch(&*loader(resumed, 6, 2, workers))
             .iter()
             .map(|batch| batch.params().clone())
             .collect();
@@ -169,7 +176,7 @@ fn resume_after_a_prefetching_worker_continues_the_uninterrupted_draws() {
 #[test]
 fn two_workers_use_each_draw_once_and_resume_at_epoch_boundaries() {
     let config = MixConfig::mixup(1.0).with_seed(Some(13));
-    let by_index = |batches: Vec<MixedBatch<B, 4>>| -> BTreeMap<u64, MixParams> {
+    let by_index = |batches: Vec<MixedBatch<4>>| -> BTreeMap<u64, MixParams> {
         batches
             .into_iter()
             .map(|b| (b.params().draw_index().unwrap(), b.params().clone()))
@@ -177,18 +184,18 @@ fn two_workers_use_each_draw_once_and_resume_at_epoch_boundaries() {
     };
     let mixer = config.init().unwrap();
     let two_epochs = loader(mixer.clone(), 12, 2, 2);
-    let first = by_index(two_epochs.iter().collect());
+    let first = by_index(epoch(&*two_epochs));
     assert_eq!(
         first.keys().copied().collect::<Vec<_>>(),
         (0..6).collect::<Vec<_>>()
     );
     let boundary = mixer.next_draw();
     assert_eq!(boundary, 6, "every batch produced was consumed");
-    let second = by_index(two_epochs.iter().collect());
+    let second = by_index(epoch(&*two_epochs));
 
     let resumed = config.init().unwrap();
     resumed.resume_at(boundary);
-    let after_resume = by_index(loader(resumed, 12, 2, 2).iter().collect());
+    let after_resume = by_index(epoch(&*loader(resumed, 12, 2, 2)));
     assert_eq!(after_resume, second);
 
     // Mid-epoch: consume 2 batches, resume after the highest index consumed. What
@@ -198,14 +205,14 @@ fn two_workers_use_each_draw_once_and_resume_at_epoch_boundaries() {
     let loader_a = loader(interrupted, 12, 2, 2);
     let mut iter = loader_a.iter();
     let consumed: Vec<u64> = (0..2)
-        .map(|_| iter.next().unwrap().params().draw_index().unwrap())
+        .map(|_| iter.next().unwrap().unwrap().params().draw_index().unwrap())
         .collect();
     drop(iter);
     let next = consumed.iter().max().unwrap() + 1;
     let resumed = config.init().unwrap();
     resumed.resume_at(next);
     let uninterrupted: BTreeMap<u64, MixParams> = first.into_iter().chain(second).collect();
-    for (index, params) in by_index(loader(resumed, 12, 2, 2).iter().collect()) {
+    for (index, params) in by_index(epoch(&*loader(resumed, 12, 2, 2))) {
         assert!(index >= next);
         assert_eq!(Some(&params), uninterrupted.get(&index), "draw {index}");
     }

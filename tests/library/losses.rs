@@ -5,8 +5,7 @@
 //! `reference.rs` / `reference_v2.rs`; finite differences in `tests/gradients_f64.rs`.
 
 use burn::nn::loss::{CrossEntropyLossConfig, Reduction};
-use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn_mixup::{
     LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig, LossError, MixConfig, MixError,
     MixMode, MixParams, MixedBatch, Pairing, SmoothingConvention, check_targets,
@@ -14,15 +13,16 @@ use burn_mixup::{
 
 use crate::common::*;
 
-pub fn random_logits<BK: Backend>(
+pub fn random_logits(
     batch: usize,
     classes: usize,
     seed: u64,
     scale: f32,
-) -> Tensor<BK, 2> {
+    device: &Device,
+) -> Tensor<2> {
     Tensor::from_data(
         TensorData::new(noise(batch * classes, seed, scale), [batch, classes]),
-        &Default::default(),
+        device,
     )
 }
 
@@ -33,14 +33,11 @@ pub fn random_targets(batch: usize, classes: usize, seed: u64) -> Vec<i64> {
         .collect()
 }
 
-pub fn int_tensor<BK: Backend>(values: &[i64]) -> Tensor<BK, 1, Int> {
-    Tensor::from_data(
-        TensorData::new(values.to_vec(), [values.len()]),
-        &Default::default(),
-    )
+pub fn int_tensor(values: &[i64], device: &Device) -> Tensor<1, Int> {
+    Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), device)
 }
 
-fn smoothing_ce(eps: f64) -> LabelSmoothingCrossEntropy<B> {
+fn smoothing_ce(eps: f64) -> LabelSmoothingCrossEntropy {
     LabelSmoothingCrossEntropyConfig::new()
         .with_smoothing(eps)
         .init(&device())
@@ -48,14 +45,14 @@ fn smoothing_ce(eps: f64) -> LabelSmoothingCrossEntropy<B> {
 }
 
 /// A mixed batch of `batch` samples over `classes` classes from a seeded mixer.
-fn mixed(mixer: &MixConfig, batch: usize, classes: usize, seed: u64) -> MixedBatch<B, 4> {
-    let targets = int_tensor::<B>(&random_targets(batch, classes, seed + 100));
+fn mixed(mixer: &MixConfig, batch: usize, classes: usize, seed: u64) -> MixedBatch<4> {
+    let targets = int_tensor(&random_targets(batch, classes, seed + 100), &device());
     mixer
         .clone()
         .with_seed(Some(seed))
         .init()
         .unwrap()
-        .apply(Tensor::<B, 4>::zeros([batch, 1, 4, 4], &device()), targets)
+        .apply(Tensor::<4>::zeros([batch, 1, 4, 4], &device()), targets)
         .unwrap()
 }
 
@@ -73,12 +70,14 @@ fn one_pass_criterion_equals_probability_target_loss() {
     for (c, config) in configs.iter().enumerate() {
         for (seed, eps) in [(1u64, 0.0), (2, 0.1), (3, 0.3)] {
             let (batch, classes) = (9, 7);
-            let logits = random_logits::<B>(batch, classes, seed, 4.0);
+            let logits = random_logits(batch, classes, seed, 4.0, &device());
             let mixed = mixed(config, batch, classes, seed);
-            let one_pass = mixed.loss(logits.clone(), &smoothing_ce(eps)).into_scalar();
+            let one_pass = mixed
+                .loss(logits.clone(), &smoothing_ce(eps))
+                .into_scalar::<f32>();
             let soft = smoothing_ce(0.0)
                 .forward_probs(logits, mixed.soft_targets(classes, eps).unwrap())
-                .into_scalar();
+                .into_scalar::<f32>();
             assert_close(
                 &[one_pass],
                 &[soft as f64],
@@ -99,10 +98,10 @@ fn per_sample_lambda_with_weights_equals_weighted_probability_loss() {
         let config = LabelSmoothingCrossEntropyConfig::new()
             .with_weights(Some(weights.clone()))
             .with_smoothing(eps);
-        let ours = config.init::<B>(&device()).unwrap();
+        let ours = config.init(&device()).unwrap();
         let mixed = mixed(&MixConfig::cutmix(1.0).with_mode(MixMode::Elem), 7, 5, 11);
         assert!(mixed.lambda().is_mixed());
-        let logits = random_logits::<B>(7, 5, 12, 3.0);
+        let logits = random_logits(7, 5, 12, 3.0, &device());
         let one_pass = to_vec(mixed.loss_no_reduction(logits.clone(), &ours));
         // forward_probs smooths its targets itself: give it the unsmoothed mix.
         let reference =
@@ -116,17 +115,17 @@ fn per_sample_lambda_with_weights_equals_weighted_probability_loss() {
 fn uniform_convention_equals_burn_cross_entropy() {
     for (seed, eps) in [(7u64, 0.0), (8, 0.1), (9, 0.25), (10, 0.9)] {
         let (batch, classes) = (12, 5);
-        let logits = random_logits::<B>(batch, classes, seed, 3.0);
-        let targets = int_tensor::<B>(&random_targets(batch, classes, seed));
+        let logits = random_logits(batch, classes, seed, 3.0, &device());
+        let targets = int_tensor(&random_targets(batch, classes, seed), &device());
         let ours = smoothing_ce(eps)
             .forward(logits.clone(), targets.clone())
-            .into_scalar();
+            .into_scalar::<f32>();
         let burn_smoothing = if eps == 0.0 { None } else { Some(eps as f32) };
         let burn = CrossEntropyLossConfig::new()
             .with_smoothing(burn_smoothing)
-            .init::<B>(&device())
+            .init(&device())
             .forward(logits, targets)
-            .into_scalar();
+            .into_scalar::<f32>();
         assert_close(&[ours], &[burn as f64], 1e-5, 0.0, &format!("eps {eps}"));
     }
 }
@@ -136,9 +135,9 @@ fn uniform_convention_equals_burn_cross_entropy() {
 #[test]
 fn reductions_are_consistent() {
     let (batch, classes) = (6, 4);
-    let logits = random_logits::<B>(batch, classes, 21, 2.0);
+    let logits = random_logits(batch, classes, 21, 2.0, &device());
     let targets_vec = random_targets(batch, classes, 22);
-    let targets = int_tensor::<B>(&targets_vec);
+    let targets = int_tensor(&targets_vec, &device());
     let weights = [0.5f32, 2.0, 1.0, 0.25];
     for weighted in [false, true] {
         let config = LabelSmoothingCrossEntropyConfig::new()
@@ -147,14 +146,14 @@ fn reductions_are_consistent() {
             config
                 .clone()
                 .with_reduction(reduction)
-                .init::<B>(&device())
+                .init(&device())
                 .unwrap()
                 .forward(logits.clone(), targets.clone())
-                .into_scalar()
+                .into_scalar::<f32>()
         };
         let none = to_vec(
             config
-                .init::<B>(&device())
+                .init(&device())
                 .unwrap()
                 .forward_no_reduction(logits.clone(), targets.clone()),
         );
@@ -199,28 +198,28 @@ fn reductions_are_consistent() {
 #[test]
 fn batch_lambda_with_weights_and_ignore_index_is_two_pytorch_calls() {
     let (batch, classes) = (8, 4);
-    let logits = random_logits::<B>(batch, classes, 41, 3.0);
+    let logits = random_logits(batch, classes, 41, 3.0, &device());
     let mut labels = random_targets(batch, classes, 42);
     labels[2] = -100;
     let ce = LabelSmoothingCrossEntropyConfig::new()
         .with_weights(Some(vec![0.5, 2.0, 1.0, 0.25]))
         .with_ignore_index(Some(-100))
-        .init::<B>(&device())
+        .init(&device())
         .unwrap();
     let params = MixParams::blend(0.3, vec![3, 0, 1, 2, 7, 6, 5, 4]).unwrap();
     let batch = params
         .mix_batch(
-            Tensor::<B, 2>::zeros([batch, 1], &device()),
-            int_tensor(&labels),
+            Tensor::<2>::zeros([batch, 1], &device()),
+            int_tensor(&labels, &device()),
         )
         .unwrap();
-    let mixed = batch.loss(logits.clone(), &ce).into_scalar() as f64;
+    let mixed = batch.loss(logits.clone(), &ce).into_scalar::<f32>() as f64;
     let a = ce
         .forward(logits.clone(), batch.targets().clone())
-        .into_scalar() as f64;
+        .into_scalar::<f32>() as f64;
     let b = ce
         .forward(logits, batch.partner_targets().clone())
-        .into_scalar() as f64;
+        .into_scalar::<f32>() as f64;
     assert_close(
         &[mixed as f32],
         &[0.3 * a + 0.7 * b],
@@ -236,7 +235,7 @@ fn batch_lambda_with_weights_and_ignore_index_is_two_pytorch_calls() {
 fn unmixed_per_sample_batch_takes_the_plain_path() {
     let ce = LabelSmoothingCrossEntropyConfig::new()
         .with_ignore_index(Some(-100))
-        .init::<B>(&device())
+        .init(&device())
         .unwrap();
     // A batch of one is paired with itself: per-sample lambda, all 1.
     let mixer = MixConfig::mixup(1.0)
@@ -244,12 +243,20 @@ fn unmixed_per_sample_batch_takes_the_plain_path() {
         .init()
         .unwrap();
     let batch = mixer
-        .apply(Tensor::<B, 2>::zeros([1, 3], &device()), int_tensor(&[2]))
+        .apply(
+            Tensor::<2>::zeros([1, 3], &device()),
+            int_tensor(&[2], &device()),
+        )
         .unwrap();
     assert!(!batch.lambda().is_mixed());
-    let logits = random_logits::<B>(1, 3, 5, 1.0);
-    let mixed = batch.try_loss(logits.clone(), &ce).unwrap().into_scalar();
-    let plain = ce.forward(logits, int_tensor(&[2])).into_scalar();
+    let logits = random_logits(1, 3, 5, 1.0, &device());
+    let mixed = batch
+        .try_loss(logits.clone(), &ce)
+        .unwrap()
+        .into_scalar::<f32>();
+    let plain = ce
+        .forward(logits, int_tensor(&[2], &device()))
+        .into_scalar::<f32>();
     assert_eq!(mixed, plain);
 }
 
@@ -260,22 +267,22 @@ fn accuracy_is_lambda_weighted() {
     let batch = |params: &MixParams| {
         params
             .mix_batch(
-                Tensor::<B, 2>::zeros([3, 1], &device),
-                int_tensor(&[0, 1, 2]),
+                Tensor::<2>::zeros([3, 1], &device),
+                int_tensor(&[0, 1, 2], &device),
             )
             .unwrap()
     };
     // predictions: 0, 0, 0 -> hits a: [1,0,0] (1/3); b = [1,2,0]: hits [0,0,1] (1/3)
-    let logits = Tensor::<B, 2>::from_floats([[1.0, 0.0, 0.0]; 3], &device);
-    let acc = batch(&params).accuracy(logits.clone()).into_scalar() as f64;
+    let logits = Tensor::<2>::from_floats([[1.0, 0.0, 0.0]; 3], &device);
+    let acc = batch(&params).accuracy(logits.clone()).into_scalar::<f32>() as f64;
     assert!((acc - (0.6 / 3.0 + 0.4 / 3.0)).abs() < 1e-6);
     // predictions 1, 2, 0 hit b everywhere, a nowhere
     let shifted =
-        Tensor::<B, 2>::from_floats([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]], &device);
-    assert!((batch(&params).accuracy(shifted).into_scalar() as f64 - 0.4).abs() < 1e-6);
+        Tensor::<2>::from_floats([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]], &device);
+    assert!((batch(&params).accuracy(shifted).into_scalar::<f32>() as f64 - 0.4).abs() < 1e-6);
     // Per sample: lambda 0.2, 1, 0.5 -> hits a [1,0,0], b [1,2,0] hits [0,0,1].
     let per_sample = MixParams::blend_per_sample(vec![0.2, 1.0, 0.5], vec![1, 2, 0]).unwrap();
-    let acc = batch(&per_sample).accuracy(logits).into_scalar() as f64;
+    let acc = batch(&per_sample).accuracy(logits).into_scalar::<f32>() as f64;
     assert!((acc - (0.2 + 0.0 + 0.5) / 3.0).abs() < 1e-6, "{acc}");
 }
 
@@ -285,28 +292,28 @@ fn bad_loss_configs_and_shapes_are_typed_errors() {
     for eps in [-0.1, 1.0, 1.5, f64::NAN] {
         let err = LabelSmoothingCrossEntropyConfig::new()
             .with_smoothing(eps)
-            .init::<B>(&device)
+            .init(&device)
             .unwrap_err();
         assert!(matches!(err, LossError::InvalidSmoothing(_)), "{eps}");
         assert!(err.to_string().contains(&eps.to_string()));
     }
     let err = LabelSmoothingCrossEntropyConfig::new()
         .with_weights(Some(vec![]))
-        .init::<B>(&device)
+        .init(&device)
         .unwrap_err();
     assert_eq!(err, LossError::EmptyWeights);
     let err = LabelSmoothingCrossEntropyConfig::new()
         .with_weights(Some(vec![1.0, f32::NAN]))
-        .init::<B>(&device)
+        .init(&device)
         .unwrap_err();
     assert!(matches!(err, LossError::InvalidWeight { index: 1, .. }));
 
     let weighted = LabelSmoothingCrossEntropyConfig::new()
         .with_weights(Some(vec![1.0, 1.0, 1.0]))
-        .init::<B>(&device)
+        .init(&device)
         .unwrap();
     let err = weighted
-        .try_forward(Tensor::zeros([2, 4], &device), int_tensor(&[0, 1]))
+        .try_forward(Tensor::zeros([2, 4], &device), int_tensor(&[0, 1], &device))
         .unwrap_err();
     assert_eq!(
         err,
@@ -330,10 +337,10 @@ fn bad_loss_configs_and_shapes_are_typed_errors() {
     );
     let off = LabelSmoothingCrossEntropyConfig::new()
         .with_convention(SmoothingConvention::OffTarget)
-        .init::<B>(&device)
+        .init(&device)
         .unwrap();
     let err = off
-        .try_forward(Tensor::zeros([2, 1], &device), int_tensor(&[0, 0]))
+        .try_forward(Tensor::zeros([2, 1], &device), int_tensor(&[0, 0], &device))
         .unwrap_err();
     assert_eq!(err, LossError::TooFewClasses(1));
 
@@ -341,7 +348,7 @@ fn bad_loss_configs_and_shapes_are_typed_errors() {
     // per-sample lambda, which makes them.
     let ignoring = LabelSmoothingCrossEntropyConfig::new()
         .with_ignore_index(Some(-100))
-        .init::<B>(&device)
+        .init(&device)
         .unwrap();
     let expected = LossError::IgnoreIndexWithProbabilities { ignore_index: -100 };
     let err = ignoring
@@ -353,7 +360,10 @@ fn bad_loss_configs_and_shapes_are_typed_errors() {
     assert_eq!(err, expected);
     let per_sample = MixParams::blend_per_sample(vec![0.3, 0.7], vec![1, 0])
         .unwrap()
-        .mix_batch(Tensor::<B, 2>::zeros([2, 1], &device), int_tensor(&[0, 1]))
+        .mix_batch(
+            Tensor::<2>::zeros([2, 1], &device),
+            int_tensor(&[0, 1], &device),
+        )
         .unwrap();
     assert_eq!(
         per_sample
@@ -422,8 +432,8 @@ fn timm_flip_pairing_soft_targets_sum_to_one() {
         .unwrap();
     let batch = mixer
         .apply(
-            Tensor::<B, 4>::zeros([5, 1, 6, 6], &device()),
-            int_tensor(&[0, 1, 2, 3, 4]),
+            Tensor::<4>::zeros([5, 1, 6, 6], &device()),
+            int_tensor(&[0, 1, 2, 3, 4], &device()),
         )
         .unwrap();
     for eps in [0.0, 0.1] {

@@ -12,7 +12,7 @@ use crate::losses::int_tensor;
 
 pub const C: usize = 2;
 
-pub fn constant_images(batch: usize, height: usize, width: usize) -> Tensor<B, 4> {
+pub fn constant_images(batch: usize, height: usize, width: usize) -> Tensor<4> {
     let values: Vec<f32> = (0..batch)
         .flat_map(|i| std::iter::repeat_n((i + 1) as f32, C * height * width))
         .collect();
@@ -22,7 +22,7 @@ pub fn constant_images(batch: usize, height: usize, width: usize) -> Tensor<B, 4
     )
 }
 
-pub fn labels(batch: usize) -> Tensor<B, 1, Int> {
+pub fn labels(batch: usize) -> Tensor<1, Int> {
     let values: Vec<i64> = (0..batch as i64).map(|i| i % 10).collect();
     Tensor::from_data(TensorData::new(values, [batch]), &device())
 }
@@ -93,7 +93,7 @@ fn pairings_are_permutations_flip_reverses_roll_shifts() {
 fn any_rank_is_mixed_with_the_same_formula() {
     let mixer = MixConfig::mixup(1.0).with_seed(Some(8)).init().unwrap();
     let values = noise(6 * 8, 3, 2.0);
-    let x = Tensor::<B, 3>::from_data(TensorData::new(values.clone(), [6, 2, 4]), &device());
+    let x = Tensor::<3>::from_data(TensorData::new(values.clone(), [6, 2, 4]), &device());
     let batch = mixer.apply(x, labels(6)).unwrap();
     let lambda = batch.lambda().of_sample(0);
     let partners = batch.params().partners().to_vec();
@@ -244,8 +244,8 @@ fn same_seed_same_draws_streams_differ_and_resume_at_continues() {
 /// bit through the same types, still taking a draw index per batch.
 #[test]
 fn disabled_mixers_return_batches_unmixed() {
-    let x = Tensor::<B, 4>::from_data(TensorData::new(noise(48, 3, 1.0), [4, 3, 2, 2]), &device());
-    let y = int_tensor::<B>(&[0, 1, 2, 3]);
+    let x = Tensor::<4>::from_data(TensorData::new(noise(48, 3, 1.0), [4, 3, 2, 2]), &device());
+    let y = int_tensor(&[0, 1, 2, 3], &device());
     let off_epoch = MixConfig::mixup(1.0)
         .with_off_epoch(Some(3))
         .init()
@@ -264,7 +264,7 @@ fn disabled_mixers_return_batches_unmixed() {
             assert!(!batch.params().is_mixed());
             assert_eq!(batch.params().partners(), &[0, 1, 2, 3]);
             assert_eq!(batch.params().draw_index(), Some(round));
-            let bits = |t: Tensor<B, 4>| to_vec(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let bits = |t: Tensor<4>| to_vec(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(batch.inputs().clone()), bits(x.clone()), "mixer {m}");
         }
     }
@@ -370,8 +370,7 @@ fn a_draw_replays_on_hidden_activations() {
             .unwrap();
         let params = mixer.sample(&[6, 3, 8, 8]).unwrap();
         let values = noise(6 * 5 * 2, 17, 3.0);
-        let hidden =
-            Tensor::<B, 3>::from_data(TensorData::new(values.clone(), [6, 5, 2]), &device());
+        let hidden = Tensor::<3>::from_data(TensorData::new(values.clone(), [6, 5, 2]), &device());
         let mixed = to_vec(params.mix(hidden).unwrap());
         for i in 0..6 {
             let (j, lambda) = (params.partners()[i], params.lambda().of_sample(i));
@@ -388,7 +387,7 @@ fn a_draw_replays_on_hidden_activations() {
             }
         }
         let err = params
-            .mix(Tensor::<B, 2>::zeros([5, 4], &device()))
+            .mix(Tensor::<2>::zeros([5, 4], &device()))
             .unwrap_err();
         assert_eq!(
             err,
@@ -471,8 +470,8 @@ fn bad_batches_and_params_are_typed_errors() {
     let mixer = MixConfig::new().init().unwrap();
     let err = mixer
         .apply(
-            Tensor::<B, 2>::zeros([3, 2], &device),
-            int_tensor::<B>(&[0, 1]),
+            Tensor::<2>::zeros([3, 2], &device),
+            int_tensor(&[0, 1], &device),
         )
         .unwrap_err();
     assert_eq!(
@@ -483,7 +482,10 @@ fn bad_batches_and_params_are_typed_errors() {
         }
     );
     let err = mixer
-        .apply(Tensor::<B, 2>::zeros([0, 2], &device), int_tensor::<B>(&[]))
+        .apply(
+            Tensor::<2>::zeros([0, 2], &device),
+            int_tensor(&[], &device),
+        )
         .unwrap_err();
     assert_eq!(err, MixError::EmptyBatch);
     assert_eq!(mixer.sample(&[]).unwrap_err(), MixError::EmptyBatch);
@@ -507,7 +509,7 @@ fn bad_batches_and_params_are_typed_errors() {
         .unwrap();
     assert_eq!(
         boxes
-            .mix(Tensor::<B, 4>::zeros([2, 3, 4, 8], &device))
+            .mix(Tensor::<4>::zeros([2, 3, 4, 8], &device))
             .unwrap_err(),
         MixError::ImageSize {
             expected: (8, 8),
@@ -515,9 +517,7 @@ fn bad_batches_and_params_are_typed_errors() {
         }
     );
     assert_eq!(
-        boxes
-            .mix(Tensor::<B, 2>::zeros([2, 64], &device))
-            .unwrap_err(),
+        boxes.mix(Tensor::<2>::zeros([2, 64], &device)).unwrap_err(),
         MixError::NotAnImage { dims: vec![2, 64] }
     );
     // Hand-built parameters are checked.
@@ -552,8 +552,8 @@ fn bad_batches_and_params_are_typed_errors() {
     assert_eq!(
         params
             .mix_batch(
-                Tensor::<B, 2>::zeros([3, 2], &device),
-                int_tensor::<B>(&[0, 1, 2])
+                Tensor::<2>::zeros([3, 2], &device),
+                int_tensor(&[0, 1, 2], &device)
             )
             .unwrap_err(),
         MixError::ParamsBatchSize {

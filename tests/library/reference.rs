@@ -15,7 +15,7 @@ use crate::common::*;
 const LOSS_RTOL: f64 = 1e-5;
 const GRAD_ATOL: f64 = 1e-6;
 
-fn criterion(eps: f64, convention: SmoothingConvention) -> LabelSmoothingCrossEntropy<AD> {
+fn criterion(eps: f64, convention: SmoothingConvention) -> LabelSmoothingCrossEntropy {
     LabelSmoothingCrossEntropyConfig::new()
         .with_smoothing(eps)
         .with_convention(convention)
@@ -30,8 +30,8 @@ fn flip(batch: usize) -> Vec<usize> {
 
 /// Loss (mean), per-sample losses and d(mean)/d(logits) for hard targets.
 fn smoothed(case: &Value, eps: f64, convention: SmoothingConvention) -> (f32, Vec<f32>, Vec<f32>) {
-    let logits = floats::<AD, 2>(&case["logits"]).require_grad();
-    let targets = ints::<AD>(&case["targets"]);
+    let logits = floats::<2>(&case["logits"], &autodiff()).require_grad();
+    let targets = ints(&case["targets"], &autodiff());
     let ce = criterion(eps, convention);
     let mean = ce.forward(logits.clone(), targets.clone());
     let none = ce.forward_no_reduction(logits.clone(), targets);
@@ -157,11 +157,11 @@ fn timm_mixup_target_and_soft_target_cross_entropy() {
     let expected = &case["soft_target_ce"];
     let lam = expected["lam"].as_f64().unwrap();
     let smoothing = expected["smoothing"].as_f64().unwrap();
-    let targets = ints::<AD>(&case["targets"]);
+    let targets = ints(&case["targets"], &autodiff());
 
     let batch = MixParams::blend(lam, flip(8))
         .unwrap()
-        .mix_batch(Tensor::<AD, 2>::zeros([8, 1], &device()), targets)
+        .mix_batch(Tensor::<2>::zeros([8, 1], &autodiff()), targets)
         .unwrap();
     let soft = batch.soft_targets(10, smoothing).unwrap();
     assert_close(
@@ -180,7 +180,7 @@ fn timm_mixup_target_and_soft_target_cross_entropy() {
         "row sums",
     );
 
-    let logits = floats::<AD, 2>(&case["logits"]).require_grad();
+    let logits = floats::<2>(&case["logits"], &autodiff()).require_grad();
     let soft_ce = criterion(0.0, SmoothingConvention::Uniform);
     let loss = soft_ce.forward_probs(logits.clone(), soft.clone());
     let none = soft_ce.forward_probs_no_reduction(logits.clone(), soft);
@@ -207,7 +207,7 @@ fn timm_mixup_target_and_soft_target_cross_entropy() {
     );
 
     // The same number from the one-pass mixup criterion with timm's flip pairing.
-    let logits = floats::<AD, 2>(&case["logits"]).require_grad();
+    let logits = floats::<2>(&case["logits"], &autodiff()).require_grad();
     let one_pass = batch.loss(
         logits.clone(),
         &criterion(smoothing, SmoothingConvention::Uniform),
@@ -234,12 +234,12 @@ fn mixup_criterion_with_explicit_permutation() {
     let case = &refs["d_mixup_criterion"];
     let lam = case["lam"].as_f64().unwrap();
     let permutation: Vec<usize> = flat(&case["perm"]).0.iter().map(|&p| p as usize).collect();
-    let y_a = ints::<AD>(&case["y_a"]);
+    let y_a = ints(&case["y_a"], &autodiff());
     let params = MixParams::blend(lam, permutation).unwrap();
 
     for result in case["results"].as_array().unwrap() {
         let eps = result["eps"].as_f64().unwrap();
-        let inputs = Tensor::<AD, 2>::zeros([8, 1], &device());
+        let inputs = Tensor::<2>::zeros([8, 1], &autodiff());
         let batch = params.mix_batch(inputs, y_a.clone()).unwrap();
         assert_eq!(
             to_vec(batch.partner_targets().clone().float().inner()),
@@ -250,7 +250,7 @@ fn mixup_criterion_with_explicit_permutation() {
                 .collect::<Vec<_>>()
         );
         let ce = criterion(eps, SmoothingConvention::Uniform);
-        let logits = floats::<AD, 2>(&case["logits"]).require_grad();
+        let logits = floats::<2>(&case["logits"], &autodiff()).require_grad();
         let loss = batch.loss(logits.clone(), &ce);
         let what = format!("criterion eps={eps}");
         assert_scalar(
@@ -269,7 +269,7 @@ fn mixup_criterion_with_explicit_permutation() {
         );
 
         // Each half on its own.
-        let logits = floats::<AD, 2>(&case["logits"]);
+        let logits = floats::<2>(&case["logits"], &autodiff());
         let ce_a = ce.forward(logits.clone(), batch.targets().clone());
         let ce_b = ce.forward(logits.clone(), batch.partner_targets().clone());
         assert_scalar(
@@ -347,8 +347,8 @@ fn mixed_inputs_match_reference_for_permutation_and_flip() {
     let case = &refs["f_mixup_inputs"];
     let lam = case["lam"].as_f64().unwrap();
     let index: Vec<usize> = flat(&case["index"]).0.iter().map(|&p| p as usize).collect();
-    let x = floats::<B, 4>(&case["x"]);
-    let labels = Tensor::<B, 1, Int>::from_ints([0, 1, 2, 3], &device());
+    let x = floats::<4>(&case["x"], &device());
+    let labels = Tensor::<1, Int>::from_ints([0, 1, 2, 3], &device());
 
     let mixed = MixParams::blend(lam, index)
         .unwrap()

@@ -19,7 +19,7 @@ fn number(value: &Value) -> f64 {
     value.as_f64().expect("a number")
 }
 
-fn weighted(case: &Value, eps: f64, reduction: Reduction) -> LabelSmoothingCrossEntropy<AD> {
+fn weighted(case: &Value, eps: f64, reduction: Reduction) -> LabelSmoothingCrossEntropy {
     let weights: Vec<f32> = flat(&case["weights"]).0.iter().map(|&w| w as f32).collect();
     let ignore_index = case["ignore_index"].as_i64();
     LabelSmoothingCrossEntropyConfig::new()
@@ -33,7 +33,7 @@ fn weighted(case: &Value, eps: f64, reduction: Reduction) -> LabelSmoothingCross
 
 /// The uniform term the way 0.1 took it, `sum_k z_k - K * max(z)` on the raw
 /// logits (mean over the batch): the control that shows the test below can fail.
-fn raw_sum_loss(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>, eps: f64) -> f64 {
+fn raw_sum_loss(logits: Tensor<2>, targets: Tensor<1, Int>, eps: f64) -> f64 {
     let [batch, classes] = logits.dims();
     let max = logits.clone().max_dim(1);
     let shifted = logits.clone() - max.clone();
@@ -56,14 +56,14 @@ fn offset_logits_keep_pytorchs_digits() {
     let mut raw_sum_misses = 0;
     println!("case | ours | 0.1 formula (raw sum) | PyTorch f32  (relative error vs float64)");
     for k in ["K10", "K100", "K1000"] {
-        let logits = floats::<B, 2>(&case[k]["logits"]);
-        let targets = ints::<B>(&case[k]["targets"]);
+        let logits = floats::<2>(&case[k]["logits"], &device());
+        let targets = ints(&case[k]["targets"], &device());
         for eps in [0.0, 0.1] {
             let expected = &case[k][format!("eps_{eps:.1}")];
             let f64_value = number(&expected["loss_mean_f64"]);
             let ce = LabelSmoothingCrossEntropyConfig::new()
                 .with_smoothing(eps)
-                .init::<B>(&device())
+                .init(&device())
                 .unwrap();
             let ours = to_vec(ce.forward(logits.clone(), targets.clone()))[0] as f64;
             let relative = (ours - f64_value).abs() / f64_value;
@@ -89,11 +89,11 @@ fn offset_logits_keep_pytorchs_digits() {
 fn class_weights_and_ignore_index_match_pytorch_in_every_reduction() {
     let refs = refs_v2();
     let case = &refs["h_weights_ignore_index"];
-    let targets = ints::<AD>(&case["targets"]);
+    let targets = ints(&case["targets"], &autodiff());
     for result in case["results"].as_array().unwrap() {
         let eps = number(&result["eps"]);
         let what = format!("eps {eps}");
-        let logits = floats::<AD, 2>(&case["logits"]).require_grad();
+        let logits = floats::<2>(&case["logits"], &autodiff()).require_grad();
         let mean = weighted(case, eps, Reduction::Mean).forward(logits.clone(), targets.clone());
         let sum = weighted(case, eps, Reduction::Sum).forward(logits.clone(), targets.clone());
         let none = weighted(case, eps, Reduction::Mean)
@@ -111,10 +111,10 @@ fn class_weights_and_ignore_index_match_pytorch_in_every_reduction() {
         assert_matches_result(result, mean_value, &to_vec(none.inner()), &grad, &what);
     }
     assert_eq!(case["all_ignored_mean"].as_str(), Some("nan"));
-    let all_ignored = Tensor::<B, 1, Int>::from_ints([-100, -100, -100], &device());
+    let all_ignored = Tensor::<1, Int>::from_ints([-100, -100, -100], &device());
     let ce = LabelSmoothingCrossEntropyConfig::new()
         .with_ignore_index(Some(-100))
-        .init::<B>(&device())
+        .init(&device())
         .unwrap();
     let mean = to_vec(ce.forward(Tensor::ones([3, 7], &device()), all_ignored))[0];
     assert!(mean.is_nan(), "PyTorch gives NaN, got {mean}");
@@ -124,7 +124,7 @@ fn class_weights_and_ignore_index_match_pytorch_in_every_reduction() {
 fn weighted_probability_targets_match_pytorch() {
     let refs = refs_v2();
     let case = &refs["i_prob_targets_weighted"];
-    let soft = floats::<AD, 2>(&case["soft_targets"]);
+    let soft = floats::<2>(&case["soft_targets"], &autodiff());
     for result in case["results"].as_array().unwrap() {
         let eps = number(&result["eps"]);
         let what = format!("eps {eps}");
@@ -134,10 +134,10 @@ fn weighted_probability_targets_match_pytorch() {
                 .with_smoothing(eps)
                 .with_weights(Some(weights))
                 .with_reduction(reduction)
-                .init::<AD>(&device())
+                .init(&autodiff())
                 .unwrap()
         };
-        let logits = floats::<AD, 2>(&case["logits"]).require_grad();
+        let logits = floats::<2>(&case["logits"], &autodiff()).require_grad();
         let mean = config(Reduction::Mean).forward_probs(logits.clone(), soft.clone());
         let sum = config(Reduction::Sum).forward_probs(logits.clone(), soft.clone());
         let none = config(Reduction::Mean).forward_probs_no_reduction(logits.clone(), soft.clone());
@@ -170,9 +170,15 @@ fn per_sample_lambda_with_class_weights_matches_pytorch() {
     all_lambdas.extend(std::iter::repeat_n(1.0, n));
     let partners: Vec<usize> = (0..2 * n).map(|i| (i + n) % (2 * n)).collect();
     let params = MixParams::blend_per_sample(all_lambdas, partners).unwrap();
-    let labels = Tensor::cat(vec![ints::<AD>(&case["y_a"]), ints::<AD>(&case["y_b"])], 0);
+    let labels = Tensor::cat(
+        vec![
+            ints(&case["y_a"], &autodiff()),
+            ints(&case["y_b"], &autodiff()),
+        ],
+        0,
+    );
     let batch = params
-        .mix_batch(Tensor::<AD, 2>::zeros([2 * n, 1], &device()), labels)
+        .mix_batch(Tensor::<2>::zeros([2 * n, 1], &autodiff()), labels)
         .unwrap();
     for result in case["results"].as_array().unwrap() {
         let eps = number(&result["eps"]);
@@ -180,9 +186,9 @@ fn per_sample_lambda_with_class_weights_matches_pytorch() {
         let ce = LabelSmoothingCrossEntropyConfig::new()
             .with_smoothing(eps)
             .with_weights(Some(weights))
-            .init::<AD>(&device())
+            .init(&autodiff())
             .unwrap();
-        let logits = floats::<AD, 2>(&case["logits"]);
+        let logits = floats::<2>(&case["logits"], &autodiff());
         let logits = Tensor::cat(vec![logits.clone(), logits], 0).require_grad();
         let per_sample = batch.loss_no_reduction(logits.clone(), &ce);
         let first_half = per_sample.narrow(0, 0, n);
@@ -210,7 +216,7 @@ fn per_sample_lambda_with_class_weights_matches_pytorch() {
 fn roll_pairing_matches_torchvision() {
     let refs = refs_v2();
     let case = &refs["k_roll_pairing"];
-    let x = floats::<B, 4>(&case["x"]);
+    let x = floats::<4>(&case["x"], &device());
     let batch = x.dims()[0];
     let lambda = number(&case["lam"]);
     // The mixer's Roll pairing is torchvision's `roll(1, 0)`: partner of i is i-1.
