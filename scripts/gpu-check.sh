@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The GPU performance check: our CUDA example binary vs the same ResNet-18 step in
-# PyTorch, on one GPU, in well under 8 minutes.
+# The GPU performance check: our example binary (a CUDA or a wgpu build) vs the same
+# ResNet-18 step in PyTorch, on one GPU, in well under 8 minutes.
 #
-# On the build machine (has Rust, no GPU):
-#   cargo build --release --features cuda --example cifar10_resnet18
+# On the build machine (has Rust, no GPU; a CUDA build downloads Burn's LLVM bundle
+# once, so it needs a network; a wgpu build does not):
+#   cargo build --release --features cuda --example cifar10_resnet18    # or --features wgpu
 #   mkdir -p gpu-bin && cp target/release/examples/cifar10_resnet18 gpu-bin/ && strip gpu-bin/cifar10_resnet18
-# On the GPU host (CUDA, PyTorch, no Rust, no internet):
+# On the GPU host (CUDA or a Vulkan driver, PyTorch, no Rust, no internet):
 #   scripts/gpu-check.sh --binary gpu-bin/cifar10_resnet18 --out gpu-check.json
+# --backend cuda|wgpu picks the backend; by default the first of the two the binary
+# was built with.
 # Here, without a GPU, to test the script itself (CPU build, tiny model and steps):
 #   cargo build --example cifar10_resnet18 && scripts/gpu-check.sh --dry-run
 #
@@ -26,13 +29,15 @@ warmup=15
 batch=128
 width=64
 python="${PYTHON:-python3}"
+backend=auto
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) binary="$2"; shift 2 ;;
+    --backend) backend="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --steps) steps="$2"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -50,11 +55,32 @@ trap 'rm -rf "$work"' EXIT
 timeout_s=200
 [ "$dry_run" = 1 ] && timeout_s=120
 
+# The GPU backend the binary has: a build without it refuses `--backend X` at once,
+# before it trains or writes anything.
+has_backend() {
+  local said
+  said=$("$binary" --backend "$1" --synthetic 8 --bench-steps 1 --bench-warmup 0 --batch-size 8 \
+    --base-width 1 --quiet --out-dir "$work/probe-$1" 2>&1 || true)
+  ! grep -q "without \`--features $1\`" <<<"$said"
+}
+if [ "$backend" = auto ]; then
+  if has_backend cuda; then backend=cuda
+  elif has_backend wgpu; then backend=wgpu
+  elif [ "$dry_run" = 1 ]; then backend=flex   # the CPU build: tests the script only
+  else
+    echo "error: $binary has neither the cuda nor the wgpu backend; build it with --features cuda or wgpu" >&2
+    exit 1
+  fi
+fi
+echo "== backend: $backend" >&2
+backend_args=(--backend "$backend")
+
 run_ours() { # $1 = label, rest = extra flags
   local label="$1"; shift
   echo "== burn-mixup: $label" >&2
   timeout "$timeout_s" "$binary" --synthetic $((batch * (steps + warmup) + batch)) --out-dir "$work/$label" \
-    --batch-size "$batch" --base-width "$width" --bench-steps "$steps" --bench-warmup "$warmup" --quiet "$@" \
+    --batch-size "$batch" --base-width "$width" --bench-steps "$steps" --bench-warmup "$warmup" --quiet \
+    "${backend_args[@]}" "$@" \
     | tail -n 1 > "$work/$label.json"
   cat "$work/$label.json" >&2
 }
@@ -64,7 +90,7 @@ run_ours plain --alpha 0 --smoothing 0
 echo "== burn-train: 2 epochs, then --resume to 3" >&2
 train_images=$((batch * 8))
 timeout "$timeout_s" "$binary" --synthetic "$train_images" --out-dir "$work/run" --epochs 2 \
-  --batch-size "$batch" --base-width "$width" --quiet >&2
+  --batch-size "$batch" --base-width "$width" --quiet "${backend_args[@]}" >&2
 timeout "$timeout_s" "$binary" --resume "$work/run" --epochs 3 --quiet >&2
 cp "$work/run/metrics.csv" "$work/metrics.csv"
 cat "$work/metrics.csv" >&2

@@ -12,14 +12,17 @@
 #   scripts/kill-resume.sh --count 20       # by hand
 #   scripts/kill-resume.sh --binary target/release/examples/cifar10_resnet18
 # Options: --epochs (default: 10 per kill, so that kills land inside the run),
-# --window S (each kill lands at a uniformly random moment in the first S seconds of
-# its process; default 4).
+# --images N (synthetic training images, default 240: with width 2 an epoch takes
+# about a third of a second in a debug build on 2 cores, so the kills land inside
+# the run), --window S (each kill lands at a uniformly random moment in the first S
+# seconds of its process; default 4).
 set -euo pipefail
 
 count=5
 binary=""
 epochs=""
 window=4
+images=240
 seed="${KILL_SEED:-$RANDOM}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,7 +30,8 @@ while [ $# -gt 0 ]; do
     --binary) binary="$2"; shift 2 ;;
     --epochs) epochs="$2"; shift 2 ;;
     --window) window="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --images) images="$2"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,7 +51,7 @@ start() {
   if [ -f "$run/config.json" ]; then
     "$binary" --resume "$run" --epochs "$epochs" --quiet >>"$work/log" 2>&1 &
   else
-    "$binary" --synthetic 40 --base-width 2 --batch-size 8 --epochs "$epochs" \
+    "$binary" --synthetic "$images" --base-width 2 --batch-size 8 --epochs "$epochs" \
       --out-dir "$run" --quiet >>"$work/log" 2>&1 &
   fi
   pid=$!
@@ -99,11 +103,11 @@ ckpt = os.path.join(run, "checkpoint")
 files = sorted(os.listdir(ckpt))
 for name in files:
     data = open(os.path.join(ckpt, name), "rb").read()
-    assert data[:8] == b"BMXREC01", f"{name}: bad header"
+    assert data[:8] == b"BMXCKP03", f"{name}: bad header"
     assert fnv1a(data[:-8]) == int.from_bytes(data[-8:], "little"), f"{name}: checksum"
 for parts in [("model", "optim", "scheduler")]:
     for p in parts:
-        assert f"{p}-{epochs}.bin" in files, f"{p}-{epochs}.bin missing: {files}"
+        assert f"{p}-{epochs}.bmx" in files, f"{p}-{epochs}.bmx missing: {files}"
 temps = [f for d in (run, ckpt) for f in os.listdir(d) if f.endswith(".tmp")]
 assert not temps, f"temporary files left: {temps}"
 print(f"checked: epochs 1..{epochs} once each, {len(files)} checkpoint files verify, no temporary files")

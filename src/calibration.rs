@@ -196,12 +196,12 @@ fn confidences(input: &CalibrationInput) -> Result<Vec<(f64, bool)>, TensorReadE
             }
             // Top-1 class (ties go to the first, as argmax) and its softmax:
             // 1 / sum_k exp(z_k - z_max).
-            let (predicted, max) = row
-                .iter()
-                .enumerate()
-                .fold((0, f64::NEG_INFINITY), |best, (k, &z)| {
-                    if z > best.1 { (k, z) } else { best }
-                });
+            let (predicted, max) =
+                row.iter()
+                    .enumerate()
+                    .fold((0, f64::NEG_INFINITY), |best, (k, &z)| {
+                        if z > best.1 { (k, z) } else { best }
+                    });
             let total: f64 = row.iter().map(|&z| (z - max).exp()).sum();
             (1.0 / total, predicted as i64 == target)
         })

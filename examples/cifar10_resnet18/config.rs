@@ -210,38 +210,65 @@ pub enum TrainError {
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(
-        "the training loss became {loss} at epoch {epoch}, iteration {iteration} (learning \
-         rate {lr}): the run diverged. It stopped before checkpointing epoch {epoch}; the \
-         last checkpoint is of a finite model. Start again with a lower --lr, or resume \
-         with --allow-divergence to train on regardless"
+        "the {split} loss became {loss} at epoch {epoch}, iteration {iteration} (learning \
+         rate {lr}): the run diverged and stopped without checkpointing epoch {epoch}. {}",
+        last_good(.saved)
     )]
     Diverged {
+        split: &'static str,
         epoch: usize,
         iteration: usize,
         lr: f64,
         loss: f64,
+        /// The last epoch whose checkpoint holds a finite model.
+        saved: Option<usize>,
     },
     #[error("cannot write {path}: {reason}")]
     Unwritable { path: PathBuf, reason: String },
     /// An error burn-train stopped on (a checkpoint that could not be saved, a data
-    /// error, a device error), as it reports it.
-    #[error("training stopped on an error: {0}")]
-    Training(String),
+    /// error, a device error), as it reports it, and the last whole checkpoint.
+    #[error("training stopped on an error: {error}. {}", resumable(.saved))]
+    Training { error: String, saved: Option<usize> },
 }
 
-impl From<Fault> for TrainError {
-    fn from(fault: Fault) -> Self {
+fn last_good(saved: &Option<usize>) -> String {
+    match saved {
+        Some(epoch) => format!(
+            "Epoch {epoch}'s checkpoint holds the last finite model: start again with a lower \
+             --lr, or resume with --allow-divergence to train on regardless"
+        ),
+        None => "No epoch had finished, so nothing is saved: start again with a lower --lr".into(),
+    }
+}
+
+fn resumable(saved: &Option<usize>) -> String {
+    match saved {
+        Some(epoch) => format!(
+            "The checkpoint of epoch {epoch} is whole: fix the cause, then resume the run with \
+             --resume"
+        ),
+        None => "No epoch was checkpointed: fix the cause and start again".into(),
+    }
+}
+
+impl TrainError {
+    /// The error of a run that stopped on `fault`, whose last whole checkpoint is of
+    /// epoch `saved`.
+    pub fn of_fault(fault: Fault, saved: Option<usize>) -> Self {
         match fault {
             Fault::Diverged {
+                split,
                 epoch,
                 iteration,
                 lr,
                 loss,
             } => Self::Diverged {
+                split,
                 epoch,
                 iteration,
                 lr,
                 loss,
+                saved,
             },
             Fault::Unwritable { path, reason } => Self::Unwritable { path, reason },
         }

@@ -314,12 +314,17 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
             } else {
                 ""
             };
-            eprintln!(
-                "stopped by {by} after epoch {} (saved); continue with: cargo run --release \
-                 --example cifar10_resnet18 {cuda}-- --resume {}",
-                last.map_or(0, |row| row.epoch),
-                dir.display()
-            );
+            match checkpoint::last_complete_epoch(&dir, config.fingerprint()) {
+                Ok(Some(saved)) => eprintln!(
+                    "stopped by {by}; epoch {saved} is saved; continue with: cargo run \
+                     --release --example cifar10_resnet18 {cuda}-- --resume {}",
+                    dir.display()
+                ),
+                _ => eprintln!(
+                    "stopped by {by} before the first epoch finished: nothing is saved; \
+                     start the run again"
+                ),
+            }
             Ok(Outcome::Stopped(status))
         }
     }

@@ -138,7 +138,8 @@ pub struct RunLog {
     epochs: usize,
     names: HashMap<MetricId, String>,
     seen: HashMap<(bool, String), Seen>,
-    iteration: usize,
+    /// Batches seen this epoch: test, training.
+    iterations: [usize; 2],
     rows: Vec<EpochRow>,
     epoch_started: Instant,
     train_seconds: f64,
@@ -164,7 +165,7 @@ impl RunLog {
             epochs,
             names: HashMap::new(),
             seen: HashMap::new(),
-            iteration: 0,
+            iterations: [0, 0],
             rows: read_rows(dir),
             epoch_started: Instant::now(),
             train_seconds: 0.0,
@@ -220,16 +221,17 @@ impl RunLog {
         fault(&self.shared).is_some()
     }
 
-    /// A non-finite training loss is a fault (unless allowed), named by epoch,
-    /// iteration and learning rate.
-    fn watch_loss(&mut self, epoch: usize) {
-        let loss = self.value(true, "Loss").batch;
+    /// A non-finite loss on either split is a fault (unless allowed), named by
+    /// split, epoch, iteration and learning rate.
+    fn watch_loss(&mut self, train: bool, epoch: usize) {
+        let loss = self.value(train, "Loss").batch;
         if loss.is_finite() || self.allow_divergence || self.faulted() {
             return;
         }
         let fault = Fault::Diverged {
+            split: if train { "training" } else { "test" },
             epoch,
-            iteration: self.iteration,
+            iteration: self.iterations[usize::from(train)],
             lr: self.value(true, "Learning Rate").batch,
             loss,
         };
@@ -283,7 +285,7 @@ impl MetricLogger for RunLog {
             let Some(name) = self.names.get(&entry.entry.metric_id) else {
                 continue;
             };
-            let is_loss = train && name == "Loss";
+            let is_loss = name == "Loss";
             let seen = self.seen.entry((train, name.clone())).or_default();
             match entry.numeric_entry {
                 Some(NumericEntry::Final(value)) => seen.epoch = Some(value),
@@ -304,8 +306,8 @@ impl MetricLogger for RunLog {
             }
         }
         if batch_loss {
-            self.iteration += 1;
-            self.watch_loss(epoch);
+            self.iterations[usize::from(train)] += 1;
+            self.watch_loss(train, epoch);
         }
     }
 
@@ -325,7 +327,7 @@ impl MetricLogger for RunLog {
             Split::Valid if !self.faulted() => {
                 self.end_epoch(summary.epoch_number);
                 self.seen.clear();
-                self.iteration = 0;
+                self.iterations = [0, 0];
                 self.epoch_started = Instant::now();
             }
             _ => {}
@@ -349,6 +351,22 @@ mod tests {
             images_per_second: 1234.5,
             seconds: 40.25,
         }
+    }
+
+    /// While the TUI is up the epoch lines are held, not printed (they would be
+    /// drawn over the dashboard); the run prints them once it closes.
+    #[test]
+    fn epoch_lines_are_held_while_the_tui_is_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let mut log = RunLog::open(dir.path(), 0, 3, Shared::default(), Interrupter::new())
+            .unwrap()
+            .lines(Lines::Hold(held.clone()));
+        log.end_epoch(1);
+        let lines = held.lock().unwrap().clone();
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].starts_with("epoch   1/3"), "{lines:?}");
+        assert_eq!(read_rows(dir.path()).len(), 1);
     }
 
     #[test]

@@ -229,17 +229,26 @@ pub fn train(
         config.scheduler(iterations)?,
     );
     let result = training.launch(learner);
-    // The TUI has closed: the epoch lines it would have garbled.
+    // The TUI is up until its renderer (handed back in the result) is dropped; then
+    // the epoch lines it would have garbled are printed.
+    drop(result.renderer);
     for line in held.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
         eprintln!("{line}");
     }
-    let failed = fault(&shared)
-        .map(TrainError::from)
-        .or_else(|| result.error.map(|e| TrainError::Training(e.to_string())));
-    if let Some(error) = failed {
+    let fault = fault(&shared);
+    if fault.is_some() || result.error.is_some() {
         // Leave whole checkpoint sets only: a save cut short is removed here.
-        let _ = last_complete_epoch(&options.dir, config.fingerprint());
-        return Err(error);
+        let saved = last_complete_epoch(&options.dir, config.fingerprint())
+            .ok()
+            .flatten();
+        return Err(match (fault, result.error) {
+            (Some(fault), _) => TrainError::of_fault(fault, saved),
+            (None, Some(error)) => TrainError::Training {
+                error: error.to_string(),
+                saved,
+            },
+            (None, None) => unreachable!("one of the two is set"),
+        });
     }
     Ok(match result.interrupted {
         Some(interruption) => Finish::Stopped(interruption.reason),
@@ -325,7 +334,10 @@ pub fn throughput(
                 expected: "at most the batches of one epoch",
                 value: (warmup + steps).to_string(),
             })?
-            .map_err(|e| TrainError::Training(e.to_string()))?;
+            .map_err(|e| TrainError::Training {
+                error: e.to_string(),
+                saved: None,
+            })?;
         let output = TrainStep::step(&model, batch);
         let last = output.item.loss.clone();
         model = optim.step(config.lr, model, output.grads);

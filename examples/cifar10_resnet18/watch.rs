@@ -15,8 +15,11 @@ use burn::train::metric::store::EventStoreClient;
 /// What stopped a run from inside: reported by the binary as an error.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
-    /// The training loss of this batch was NaN or infinite.
+    /// The loss of this batch was NaN or infinite, on the training split or on the
+    /// test split (a model whose evaluation is NaN is as dead: BatchNorm's running
+    /// statistics can overflow while the training loss is still finite).
     Diverged {
+        split: &'static str,
         epoch: usize,
         iteration: usize,
         lr: f64,

@@ -1,15 +1,13 @@
-//! The bad-input matrix, against the real example binary (built first with
-//! `cargo build --example cifar10_resnet18`): every case runs the program as a user
-//! would and checks the exit status, that the message names the bad value, and that
-//! nothing panicked. Inputs that are odd but valid (odd final batches in every mode
-//! with 0, 1 and 2 loader workers, milestones out of order, a resume from another
-//! folder) must train.
-//!
-//! `cargo test --test cli -- --nocapture` prints the matrix (case, expected, got).
+//! The bad-input matrix, against the real example binary: every case runs the
+//! program as a user would and checks the exit status, that the message names the
+//! bad value, and that nothing panicked. Inputs that are odd but valid (odd final
+//! batches in every mode with 0, 1 and 2 loader workers, milestones out of order, a
+//! resume from another folder) must train.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use crate::common::{Expect, Matrix, s};
 
 const RECORD: usize = 3073;
 const FILES: [&str; 6] = [
@@ -20,121 +18,6 @@ const FILES: [&str; 6] = [
     "data_batch_5.bin",
     "test_batch.bin",
 ];
-
-/// The example binary, built (or brought up to date) first: `cargo test` builds the
-/// example only as a test harness, and a stale binary would test old code.
-fn binary() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            // target/<profile>/deps/cli-<hash> -> target/<profile> -> target
-            let exe = std::env::current_exe().expect("test binary path");
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>");
-            let target_dir = profile_dir.parent().expect("target directory");
-            let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            build
-                .args([
-                    "build",
-                    "--quiet",
-                    "--example",
-                    "cifar10_resnet18",
-                    "--manifest-path",
-                ])
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-                .arg("--target-dir")
-                .arg(target_dir);
-            if profile_dir.ends_with("release") {
-                build.arg("--release");
-            }
-            // The same features as this test, so the binary matches it.
-            for (on, feature) in [
-                (cfg!(feature = "cuda"), "cuda"),
-                (cfg!(feature = "wgpu"), "wgpu"),
-            ] {
-                if on {
-                    build.args(["--features", feature]);
-                }
-            }
-            let status = build.status().expect("cargo runs");
-            assert!(status.success(), "building the example failed");
-            let bin = profile_dir
-                .join("examples")
-                .join(format!("cifar10_resnet18{}", std::env::consts::EXE_SUFFIX));
-            assert!(
-                bin.is_file(),
-                "{} is missing after the build",
-                bin.display()
-            );
-            bin
-        })
-        .clone()
-}
-
-/// What a case must do.
-enum Expect {
-    /// Exit with status 1 (a typed error) or 2 (the argument parser), the output
-    /// naming every one of these strings.
-    Fails(Vec<String>),
-    /// Exit 0 with this many rows in `metrics.csv` of the run folder.
-    Trains(PathBuf, usize),
-}
-
-struct Matrix {
-    rows: Vec<(String, String, String)>,
-    failures: Vec<String>,
-}
-
-impl Matrix {
-    fn case(&mut self, name: &str, cwd: &Path, args: &[&str], expect: Expect) {
-        let output = Command::new(binary())
-            .args(args)
-            .current_dir(cwd)
-            .env("RUST_BACKTRACE", "1")
-            .output()
-            .expect("the example binary starts");
-        let text = String::from_utf8_lossy(&output.stderr).into_owned()
-            + &String::from_utf8_lossy(&output.stdout);
-        let code = output.status.code().unwrap_or(-1);
-        let last = text
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("error") || l.starts_with("done"))
-            .unwrap_or("")
-            .to_string();
-        let (expected, ok) = match &expect {
-            Expect::Fails(needles) => (
-                format!("error naming {needles:?}"),
-                (code == 1 || code == 2) && needles.iter().all(|n| text.contains(n.as_str())),
-            ),
-            Expect::Trains(dir, rows) => {
-                let csv = fs::read_to_string(dir.join("metrics.csv")).unwrap_or_default();
-                let got = csv.lines().skip(1).count();
-                let finite = csv.lines().skip(1).all(|l| {
-                    l.split(',')
-                        .all(|f| f.parse::<f64>().is_ok_and(f64::is_finite))
-                });
-                (
-                    format!("trains, {rows} epoch rows"),
-                    code == 0 && got == *rows && finite,
-                )
-            }
-        };
-        let panicked = text.contains("panicked") || text.contains("stack backtrace");
-        let got = format!(
-            "exit {code}: {}",
-            last.chars().take(110).collect::<String>()
-        );
-        if !ok || panicked {
-            self.failures.push(format!(
-                "{name}: expected {expected}, got exit {code}:\n{text}"
-            ));
-        }
-        self.rows.push((name.to_string(), expected, got));
-    }
-}
 
 /// The official layout with every file at its official size (10,000 records), plain
 /// images, labels cycling 0..9.
@@ -166,19 +49,12 @@ fn variant(root: &Path, good: &Path, tag: &str, name: &str, bytes: &[u8]) -> Pat
     root.join(tag)
 }
 
-fn s(text: &str) -> String {
-    text.to_string()
-}
-
 #[test]
 fn bad_input_matrix_against_the_real_binary() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let p = |name: &str| root.join(name).to_string_lossy().into_owned();
-    let mut m = Matrix {
-        rows: Vec::new(),
-        failures: Vec::new(),
-    };
+    let mut m = Matrix::default();
     // A tiny, fast run: 21 synthetic images (odd last batch), width 2.
     let tiny = [
         "--synthetic",
@@ -561,11 +437,5 @@ fn bad_input_matrix_against_the_real_binary() {
         fails(&["cannot write", "a-file/sub"]),
     );
 
-    println!("\n| case | expected | got |\n|---|---|---|");
-    for (case, expected, got) in &m.rows {
-        println!("| {case} | {expected} | {got} |");
-    }
-    println!("{} cases, {} failed", m.rows.len(), m.failures.len());
-    assert!(m.rows.len() >= 25);
-    assert!(m.failures.is_empty(), "{}", m.failures.join("\n\n"));
+    m.finish(69);
 }
