@@ -241,6 +241,8 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_damage_or_foreign_tags_are_refused() {
+        // Layers draw from the process-wide generator the training tests seed.
+        let _draws = crate::training::random_draws();
         let dir = tempfile::tempdir().unwrap();
         let device = Device::flex();
         let layer: Linear = LinearConfig::new(3, 2).init(&device);
@@ -288,6 +290,8 @@ mod tests {
 
     #[test]
     fn a_failed_save_names_the_file_and_leaves_nothing_behind() {
+        // Layers draw from the process-wide generator the training tests seed.
+        let _draws = crate::training::random_draws();
         let dir = tempfile::tempdir().unwrap();
         // `checkpoint` is a file, so nothing can be written inside it.
         fs::write(dir.path().join("checkpoint"), b"").unwrap();

@@ -144,6 +144,8 @@ mod tests {
 
     #[test]
     fn full_model_has_the_reference_parameter_count_and_shapes() {
+        // Layers draw from the process-wide generator the training tests seed.
+        let _draws = crate::training::random_draws();
         let device = Device::flex();
         let model = ResNetConfig::new().init(&device);
         // Trainable parameters of the CIFAR ResNet-18 (kuangliu/pytorch-cifar, the
@@ -167,6 +169,8 @@ mod tests {
 
     #[test]
     fn narrow_model_runs_on_any_image_size() {
+        // Layers draw from the process-wide generator the training tests seed.
+        let _draws = crate::training::random_draws();
         let device = Device::flex();
         let model = ResNetConfig::new().with_base_width(4).init(&device);
         assert_eq!(

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::DataLoaderBuilder;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::Device;
 use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
+use burn::tensor::{Device, Tensor};
 use burn::train::LearnerSummary;
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::logger::{EvaluationProgressLogger, FileMetricLogger, TrainingProgressLogger};
@@ -54,6 +54,20 @@ impl Classifier {
             },
         })
     }
+
+    /// The model initialised from `config.seed` on `device`. Burn 0.22 seeds a
+    /// backend's generator for the whole process (`Device::seed`) and initialises
+    /// parameters lazily, at their first use; so the seeding and every parameter's
+    /// draw happen here, under one lock: two runs in a process (tests, a sweep)
+    /// cannot interleave their draws. Nothing later in training draws from it (the
+    /// data pipeline and the mixer have their own seeded streams).
+    pub fn seeded(config: &TrainingConfig, device: &Device) -> Result<Self, TrainError> {
+        let _held = random_draws();
+        device.seed(config.seed);
+        let model = Self::new(config, device)?;
+        model.visit(&mut Materialise);
+        Ok(model)
+    }
 }
 
 impl TrainStep for Classifier {
@@ -82,6 +96,23 @@ impl InferenceStep for Classifier {
             .init(&logits.device())
             .forward(logits.clone(), batch.targets.clone());
         ClassificationOutput::new(loss, logits, batch.targets)
+    }
+}
+
+/// The lock every draw from a backend's generator takes in this process: the
+/// seeded initialisation of a run, and (in tests) any other layer initialised
+/// while runs train next to it.
+pub fn random_draws() -> std::sync::MutexGuard<'static, ()> {
+    static DRAWS: Mutex<()> = Mutex::new(());
+    DRAWS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reads every parameter once, which draws the lazy ones' initial values.
+struct Materialise;
+
+impl ModuleVisitor for Materialise {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
     }
 }
 
@@ -221,8 +252,7 @@ pub fn train(
     if let Some(epoch) = options.resume_from {
         training = training.checkpoint(epoch);
     }
-    device.seed(config.seed);
-    let model = Classifier::new(config, &autodiff)?;
+    let model = Classifier::seeded(config, &autodiff)?;
     let learner = Learner::new(
         model,
         config.optimizer().init(),
@@ -310,9 +340,8 @@ pub fn throughput(
     steps: usize,
 ) -> Result<serde_json::Value, TrainError> {
     config.validate()?;
-    device.seed(config.seed);
     let autodiff = device.clone().autodiff();
-    let mut model = Classifier::new(config, &autodiff)?;
+    let mut model = Classifier::seeded(config, &autodiff)?;
     let mut optim = config.optimizer().init();
     let (loader, _) = training_loader(
         train_set,
