@@ -1,13 +1,14 @@
 //! [`MixedBatch`]: the mixed inputs, both target sets and the draw that made them,
 //! with the mixup criterion, the soft targets and the lambda-weighted accuracy.
 
-use burn::tensor::Device;
-use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 
 use crate::SmoothingConvention;
 use crate::error::{LossError, MixError};
+use crate::lambda::{Lambda, lambda_tensor};
 use crate::loss::{HardTargets, LabelSmoothingCrossEntropy, is_valid_smoothing};
-use crate::params::{Lambda, MixParams, check_batch};
+use crate::params::{MixParams, check_batch};
+use crate::smoothing::smoothed_one_hot;
 
 /// A mixed batch: the mixed inputs, each sample's own targets, its partner's
 /// targets, and the [`MixParams`] that made it.
@@ -365,15 +366,15 @@ impl<const D: usize> MixedBatch<D> {
         }
         let device = self.targets.device();
         let (on, off) = SmoothingConvention::Uniform.target_probabilities(smoothing, num_classes);
-        let q_a = one_hot(self.targets.clone(), num_classes, on, off);
+        let q_a = smoothed_one_hot(self.targets.clone(), num_classes, on, off);
         Ok(match self.lambda() {
             lambda if !lambda.is_mixed() => q_a,
             Lambda::Batch(lambda) => {
-                let q_b = one_hot(self.partner_targets.clone(), num_classes, on, off);
+                let q_b = smoothed_one_hot(self.partner_targets.clone(), num_classes, on, off);
                 q_a * *lambda + q_b * (1.0 - *lambda)
             }
             Lambda::PerSample(values) => {
-                let q_b = one_hot(self.partner_targets.clone(), num_classes, on, off);
+                let q_b = smoothed_one_hot(self.partner_targets.clone(), num_classes, on, off);
                 let [batch] = self.targets.dims();
                 // `1 - lambda` on the f32 tensor, as timm's elementwise lambda.
                 let own = lambda_tensor(values, &device).reshape([batch, 1]);
@@ -429,28 +430,4 @@ pub(crate) fn lambda_weighted_accuracy(
             (hit_a * lambda.clone() + hit_b * (lambda.neg() + 1.0)).mean()
         }
     }
-}
-
-fn lambda_tensor(values: &[f64], device: &Device) -> Tensor<1> {
-    let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-    let len = values.len();
-    Tensor::from_data(TensorData::new(values, [len]), device)
-}
-
-/// One-hot rows `[B, K]`: `on` at each target, `off` elsewhere (timm's `one_hot`).
-///
-/// Built on the device with a scatter (Burn's `Tensor::one_hot` reads the targets
-/// back to the host). Exact ones are scattered, then `on` and `off` are written as
-/// given: adding `on - off` to `off` would round (0.1 + 0.8 != 0.9 in f32) where
-/// timm's `scatter_` does not.
-fn one_hot(targets: Tensor<1, Int>, num_classes: usize, on: f64, off: f64) -> Tensor<2> {
-    let [batch] = targets.dims();
-    let device = targets.device();
-    let hits = Tensor::<2>::zeros([batch, num_classes], &device).scatter(
-        1,
-        targets.reshape([batch, 1]),
-        Tensor::ones([batch, 1], &device),
-        IndexingUpdateOp::Add,
-    );
-    Tensor::<2>::full([batch, num_classes], off, &device).mask_fill(hits.equal_elem(1.0), on)
 }

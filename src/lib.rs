@@ -76,12 +76,14 @@ mod calibration;
 mod cutmix;
 mod error;
 mod fmix;
+mod lambda;
 mod loss;
 mod mixer;
 mod params;
 mod rng;
 #[cfg(feature = "train")]
 mod schedule;
+mod smoothing;
 #[cfg(feature = "train")]
 mod train;
 
@@ -95,11 +97,13 @@ pub use cutmix::CutBox;
 pub use error::ScheduleError;
 pub use error::{LossError, MixError, check_targets};
 pub use fmix::FourierMask;
-pub use loss::{LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig, SmoothingConvention};
+pub use lambda::Lambda;
+pub use loss::{LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig};
 pub use mixer::{MixConfig, MixMode, Mixer, Pairing, Paste};
-pub use params::{Lambda, MixParams};
+pub use params::MixParams;
 #[cfg(feature = "train")]
 pub use schedule::{MultiStepLrScheduler, MultiStepLrSchedulerConfig};
+pub use smoothing::SmoothingConvention;
 #[cfg(feature = "train")]
 pub use train::{MixedAccuracyInput, MixedAccuracyMetric, MixedClassificationOutput};
 

@@ -18,7 +18,7 @@ use burn::train::metric::{
 
 use crate::batch::{MixedBatch, lambda_weighted_accuracy};
 use crate::calibration::CalibrationInput;
-use crate::params::Lambda;
+use crate::lambda::Lambda;
 
 /// The output of a training step on a [`MixedBatch`]: the loss, the logits, both
 /// target sets and lambda.

@@ -176,8 +176,8 @@ pub fn checkpointers(run: &Path, tag: u64) -> [VerifiedCheckpointer; 3] {
 /// The last epoch (1-based, as burn-train counts) whose model, optimizer and
 /// scheduler files all exist and verify; `None` when no epoch finished. Leftover
 /// temporary files of killed writes (in the run folder and its checkpoints) and the
-/// files of epochs after the last complete one (a save cut short) are removed. A
-/// burn-mixup 0.2 checkpoint is refused by name.
+/// files of every incomplete set are removed. A burn-mixup 0.2 checkpoint is refused
+/// by name.
 pub fn last_complete_epoch(run: &Path, tag: u64) -> Result<Option<usize>, (PathBuf, String)> {
     let dir = run.join("checkpoint");
     let is_temp = |name: &str| name.starts_with('.') && name.ends_with(".tmp");
@@ -209,18 +209,22 @@ pub fn last_complete_epoch(run: &Path, tag: u64) -> Result<Option<usize>, (PathB
     }
     epochs.sort_unstable();
     epochs.dedup();
-    let checkpointer = VerifiedCheckpointer::new(run, PARTS[0], tag);
-    for &epoch in epochs.iter().rev() {
-        let paths = PARTS.map(|part| checkpoint_path(run, part, epoch));
-        if !paths.iter().all(|p| p.is_file()) {
-            // Killed between the three saves, or a save failed: the epoch before is
-            // whole; this one's files are of no use to any resume.
-            for path in paths {
-                let _ = fs::remove_file(path);
-            }
-            continue;
+    // A set cut short (killed between the three saves, or a save that failed while
+    // another epoch's succeeded: burn-train saves asynchronously) is of no use to any
+    // resume: its files are removed, whichever epoch it is.
+    let (whole, partial): (Vec<usize>, Vec<usize>) = epochs.into_iter().partition(|&epoch| {
+        PARTS
+            .iter()
+            .all(|part| checkpoint_path(run, part, epoch).is_file())
+    });
+    for epoch in partial {
+        for part in PARTS {
+            let _ = fs::remove_file(checkpoint_path(run, part, epoch));
         }
-        for path in paths {
+    }
+    let checkpointer = VerifiedCheckpointer::new(run, PARTS[0], tag);
+    if let Some(&epoch) = whole.last() {
+        for path in PARTS.map(|part| checkpoint_path(run, part, epoch)) {
             let bytes = fs::read(&path).map_err(|e| (path.clone(), e.to_string()))?;
             checkpointer
                 .open(&bytes)
@@ -263,6 +267,14 @@ mod tests {
         fs::write(dir.path().join("checkpoint/.model-2.bmx.9.tmp"), b"torn").unwrap();
         assert_eq!(last_complete_epoch(dir.path(), 7), Ok(Some(1)));
         assert!(!dir.path().join("checkpoint/.model-2.bmx.9.tmp").exists());
+        // An older set cut short next to a whole newer one is removed too.
+        for part in PARTS {
+            fs::copy(&path, checkpoint_path(dir.path(), part, 3)).unwrap();
+        }
+        fs::remove_file(checkpoint_path(dir.path(), "optim", 1)).unwrap();
+        assert_eq!(last_complete_epoch(dir.path(), 7), Ok(Some(3)));
+        assert!(!path.exists() && !checkpoint_path(dir.path(), "scheduler", 1).exists());
+        let path = checkpoint_path(dir.path(), "model", 3);
         // Another configuration's files are refused, naming the fingerprint.
         let (_, reason) = last_complete_epoch(dir.path(), 8).unwrap_err();
         assert!(reason.contains("another configuration"), "{reason}");
@@ -272,18 +284,18 @@ mod tests {
         fs::write(&path, &bytes).unwrap();
         let (bad, reason) = last_complete_epoch(dir.path(), 7).unwrap_err();
         assert!(
-            bad.ends_with("model-1.bmx") && reason.contains("checksum"),
+            bad.ends_with("model-3.bmx") && reason.contains("checksum"),
             "{reason}"
         );
         fs::write(&path, &bytes[..10]).unwrap();
         assert!(last_complete_epoch(dir.path(), 7).is_err());
-        let error = Checkpointer::<ModuleRecord>::restore(&model, 1).unwrap_err();
-        assert!(error.to_string().contains("model-1.bmx"), "{error}");
+        let error = Checkpointer::<ModuleRecord>::restore(&model, 3).unwrap_err();
+        assert!(error.to_string().contains("model-3.bmx"), "{error}");
         // A burn-mixup 0.2 run: refused, saying so.
-        fs::write(dir.path().join("checkpoint/model-3.bin"), b"BMXREC01...").unwrap();
+        fs::write(dir.path().join("checkpoint/model-5.bin"), b"BMXREC01...").unwrap();
         let (bad, reason) = last_complete_epoch(dir.path(), 7).unwrap_err();
         assert!(
-            bad.ends_with("model-3.bin") && reason.contains("burn-mixup 0.2"),
+            bad.ends_with("model-5.bin") && reason.contains("burn-mixup 0.2"),
             "{reason}"
         );
     }

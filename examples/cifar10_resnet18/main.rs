@@ -12,7 +12,8 @@
 //! `download.rs`, `augment.rs` (crop/flip/normalise batchers), `model.rs`
 //! (ResNet-18), `config.rs` (the run's settings and errors), `cli.rs` (flags, resume),
 //! `loader.rs` (epoch-seeded, per-device training loaders), `training.rs`
-//! (train/inference steps, `SupervisedTraining`), `metrics.rs` (metrics.csv),
+//! (train/inference steps, `SupervisedTraining`), `resume.rs` (what `--resume`
+//! keeps and where it continues), `metrics.rs` (metrics.csv),
 //! `curves.rs` (curves.svg), `watch.rs` (faults and the checkpoint veto),
 //! `checkpoint.rs` (verified checkpoint files), `folder.rs` (one process per run
 //! folder) and `signals.rs` (SIGINT and SIGTERM).
@@ -33,6 +34,7 @@ mod folder;
 mod loader;
 mod metrics;
 mod model;
+mod resume;
 mod signals;
 mod training;
 mod watch;
@@ -46,10 +48,11 @@ use burn::train::Interrupter;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use crate::checkpoint::write_atomically;
-use crate::cli::{Cli, plan, resume_point};
+use crate::cli::Cli;
 use crate::config::{BackendKind, TrainError, TrainingConfig};
 use crate::data::{Cifar10, DataError, RecordCount};
 use crate::folder::{LOCK_FILE, RunLock};
+use crate::resume::{plan, resume_point};
 use crate::training::{Finish, RunOptions};
 
 /// Opens CIFAR-10 (downloading it if allowed) or generates the synthetic set.

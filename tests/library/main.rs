@@ -9,6 +9,7 @@ mod fmix;
 mod loader;
 mod losses;
 mod mixer;
+mod mixer_options;
 mod reference;
 mod reference_v2;
 mod train;
