@@ -1,0 +1,304 @@
+//! The UCI optical handwritten digits (`data/digits.csv.gz`, 1,797 images of 8x8
+//! pixels in 0..16): the reader, the fixed split, and the batcher.
+//!
+//! The split, stated once: in file order, image `i` is a test image when
+//! `i % 4 == 3` (449 images) and a training image otherwise (1,348). A smaller
+//! training set of `n` images takes the training images class by class in turn
+//! (the next unused image of class 0, then of class 1, ..., then class 0 again), in
+//! file order, so it is balanced to within one image per class. Pixels are divided
+//! by 16, then standardised with the mean and standard deviation of the training
+//! images used.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::{Dataset, DatasetError};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use thiserror::Error;
+
+/// Pixels per image.
+pub const PIXELS: usize = 64;
+/// Side of an image.
+pub const SIDE: usize = 8;
+/// Number of classes.
+pub const CLASSES: usize = 10;
+/// Where the data file lives in the repository.
+pub const DATA_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/digits_ablation/data/digits.csv.gz"
+);
+
+/// What can be wrong with a digits file, each naming the file (and row).
+#[derive(Debug, Error)]
+pub enum DigitsError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a gzip file of text rows: {reason}")]
+    NotGzipText { path: PathBuf, reason: String },
+    #[error("{path}: row {row} has {got} values; a digits row has 65 (64 pixels, then the label)")]
+    Columns {
+        path: PathBuf,
+        row: usize,
+        got: usize,
+    },
+    #[error("{path}: row {row}, column {column} is {value:?}; pixels are integers 0..=16")]
+    Pixel {
+        path: PathBuf,
+        row: usize,
+        column: usize,
+        value: String,
+    },
+    #[error("{path}: row {row} has label {value:?}; labels are integers 0..=9")]
+    Label {
+        path: PathBuf,
+        row: usize,
+        value: String,
+    },
+    #[error("{path} holds no images")]
+    Empty { path: PathBuf },
+}
+
+/// The images (raw pixel counts 0..16) and labels of a digits file, in file order.
+#[derive(Debug, Clone)]
+pub struct Digits {
+    pub pixels: Vec<[u8; PIXELS]>,
+    pub labels: Vec<u8>,
+}
+
+impl Digits {
+    /// Reads and validates a gzip-compressed digits CSV.
+    pub fn read(path: &Path) -> Result<Self, DigitsError> {
+        let bytes = std::fs::read(path).map_err(|source| DigitsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&bytes, path)
+    }
+
+    /// Validates the bytes of a digits file; `path` names it in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self, DigitsError> {
+        let path = path.to_path_buf();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut text)
+            .map_err(|e| DigitsError::NotGzipText {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+        for (row, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let values: Vec<&str> = line.split(',').map(str::trim).collect();
+            if values.len() != PIXELS + 1 {
+                return Err(DigitsError::Columns {
+                    path,
+                    row,
+                    got: values.len(),
+                });
+            }
+            let mut image = [0u8; PIXELS];
+            for (column, (value, pixel)) in values.iter().zip(image.iter_mut()).enumerate() {
+                *pixel = value
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|&v| v <= 16)
+                    .ok_or_else(|| DigitsError::Pixel {
+                        path: path.clone(),
+                        row,
+                        column,
+                        value: value.to_string(),
+                    })?;
+            }
+            let label = values[PIXELS]
+                .parse::<u8>()
+                .ok()
+                .filter(|&v| (v as usize) < CLASSES)
+                .ok_or_else(|| DigitsError::Label {
+                    path: path.clone(),
+                    row,
+                    value: values[PIXELS].to_string(),
+                })?;
+            pixels.push(image);
+            labels.push(label);
+        }
+        if labels.is_empty() {
+            return Err(DigitsError::Empty { path });
+        }
+        Ok(Self { pixels, labels })
+    }
+
+    /// The fixed split: test images (`i % 4 == 3`) and training images, in file
+    /// order.
+    pub fn split(&self) -> (Vec<usize>, Vec<usize>) {
+        (0..self.labels.len()).partition(|i| i % 4 != 3)
+    }
+
+    /// `n` training images, class by class in turn (see the module docs); all of
+    /// them when `n` is at least their number.
+    pub fn balanced(&self, train: &[usize], n: usize) -> Vec<usize> {
+        let mut by_class: Vec<std::collections::VecDeque<usize>> =
+            vec![Default::default(); CLASSES];
+        for &i in train {
+            by_class[self.labels[i] as usize].push_back(i);
+        }
+        let mut chosen = Vec::with_capacity(n.min(train.len()));
+        while chosen.len() < n.min(train.len()) {
+            for class in by_class.iter_mut() {
+                if chosen.len() < n
+                    && let Some(i) = class.pop_front()
+                {
+                    chosen.push(i);
+                }
+            }
+        }
+        chosen
+    }
+
+    /// The images `indices` as standardised `[64]` rows, with their labels, using
+    /// the mean and standard deviation of `statistics_of`'s pixels.
+    pub fn standardised(
+        &self,
+        indices: &[usize],
+        statistics_of: &[usize],
+    ) -> Vec<([f32; PIXELS], u8)> {
+        let values = statistics_of
+            .iter()
+            .flat_map(|&i| self.pixels[i].iter().map(|&p| p as f64 / 16.0));
+        let count = (statistics_of.len() * PIXELS) as f64;
+        let mean = values.clone().sum::<f64>() / count;
+        let var = values.map(|v| (v - mean).powi(2)).sum::<f64>() / (count - 1.0);
+        let std = var.sqrt().max(1e-12);
+        indices
+            .iter()
+            .map(|&i| {
+                let image = self.pixels[i].map(|p| ((p as f64 / 16.0 - mean) / std) as f32);
+                (image, self.labels[i])
+            })
+            .collect()
+    }
+}
+
+/// A split held in memory: standardised images and their labels.
+#[derive(Debug, Clone)]
+pub struct DigitSet(pub Vec<([f32; PIXELS], u8)>);
+
+impl Dataset<([f32; PIXELS], u8)> for DigitSet {
+    fn get(&self, index: usize) -> Result<([f32; PIXELS], u8), DatasetError> {
+        self.0.get(index).copied().ok_or_else(|| {
+            DatasetError::new(std::io::Error::other(format!(
+                "image {index} was asked of a set of {} images",
+                self.0.len()
+            )))
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Batches digits as `[B, 1, 8, 8]` images (what the CutMix family needs) and labels.
+#[derive(Debug, Clone, Copy)]
+pub struct DigitBatcher;
+
+impl Batcher<([f32; PIXELS], u8), (Tensor<4>, Tensor<1, Int>)> for DigitBatcher {
+    fn batch(
+        &self,
+        items: Vec<([f32; PIXELS], u8)>,
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<1, Int>) {
+        let n = items.len();
+        let pixels: Vec<f32> = items.iter().flat_map(|(image, _)| *image).collect();
+        let labels: Vec<i64> = items.iter().map(|&(_, label)| label as i64).collect();
+        (
+            Tensor::from_data(TensorData::new(pixels, [n, 1, SIDE, SIDE]), device),
+            Tensor::from_data(TensorData::new(labels, [n]), device),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(text: &str) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn row(value: u8, label: u8) -> String {
+        let mut values: Vec<String> = vec![value.to_string(); PIXELS];
+        values.push(label.to_string());
+        values.join(",")
+    }
+
+    #[test]
+    fn the_shipped_file_is_the_uci_test_set() {
+        let digits = Digits::read(Path::new(DATA_FILE)).unwrap();
+        assert_eq!(digits.labels.len(), 1797);
+        let mut counts = [0usize; CLASSES];
+        for &label in &digits.labels {
+            counts[label as usize] += 1;
+        }
+        // The class counts of the UCI file (sklearn's `load_digits` gives the same).
+        assert_eq!(counts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
+        let (train, test) = digits.split();
+        assert_eq!((train.len(), test.len()), (1348, 449));
+        let small = digits.balanced(&train, 200);
+        let mut per_class = [0usize; CLASSES];
+        for &i in &small {
+            per_class[digits.labels[i] as usize] += 1;
+        }
+        assert_eq!(per_class, [20; CLASSES]);
+        assert_eq!(digits.balanced(&train, 5000).len(), 1348);
+        // Standardised with the training images' statistics: mean 0, sd 1 there.
+        let rows = digits.standardised(&train, &train);
+        let values: Vec<f64> = rows
+            .iter()
+            .flat_map(|(x, _)| x.iter().map(|&v| v as f64))
+            .collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        assert!(mean.abs() < 1e-6, "{mean}");
+    }
+
+    #[test]
+    fn bad_files_name_the_file_and_row() {
+        let path = Path::new("digits-bad.csv.gz");
+        let error = |text: &str| Digits::parse(&gzip(text), path).unwrap_err().to_string();
+        let good = row(3, 1);
+        let short = format!("{good}\n1,2,3\n");
+        assert!(
+            error(&short).contains("row 1 has 3 values"),
+            "{}",
+            error(&short)
+        );
+        let pixel = format!("{good}\n{}", row(17, 2));
+        assert!(
+            error(&pixel).contains("row 1, column 0 is \"17\""),
+            "{}",
+            error(&pixel)
+        );
+        let label = format!("{}\n", row(1, 1)).replace(",1\n", ",12\n");
+        assert!(error(&label).contains("label \"12\""), "{}", error(&label));
+        assert!(error("").contains("holds no images"));
+        let not_gzip = Digits::parse(b"plain text", path).unwrap_err().to_string();
+        assert!(
+            not_gzip.contains("digits-bad.csv.gz") && not_gzip.contains("not a gzip"),
+            "{not_gzip}"
+        );
+        let missing = Digits::read(Path::new("/nonexistent/digits.csv.gz"))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("/nonexistent/digits.csv.gz"), "{missing}");
+    }
+}

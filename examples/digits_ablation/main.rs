@@ -1,0 +1,331 @@
+//! Does it help? Every method of burn-mixup on real data a CPU trains in minutes:
+//! the UCI handwritten digits (8x8), an MLP, several seeds, two training-set sizes.
+//!
+//! ```sh
+//! cargo run --release --example digits_ablation                 # 9 arms x 5 seeds x 2 sizes
+//! cargo run --release --example digits_ablation -- --arms erm,mixup-ls --seeds 3
+//! ```
+//!
+//! Prints a table of test accuracy, NLL and 15-bin ECE (mean ± sd over seeds), and
+//! writes `runs.csv`, `summary.csv` and `ablation.svg` to `--out-dir`. Files:
+//! `data.rs` (reader, split, batcher), `model.rs` (MLP), `arms.rs` (what each arm
+//! mixes and its loss), `train.rs` (one run), `report.rs` (tables, picture).
+
+mod arms;
+mod data;
+mod model;
+mod report;
+mod train;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use clap::Parser;
+use thiserror::Error;
+
+use crate::arms::Arm;
+use crate::data::{DATA_FILE, DigitSet, Digits, DigitsError};
+use crate::report::Row;
+use crate::train::{Recipe, RunError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BackendArg {
+    /// burn-flex, the pure-Rust CPU backend.
+    Flex,
+    /// burn-ndarray (deprecated in Burn 0.22, still shipped).
+    Ndarray,
+}
+
+/// Train every arm (ERM, Mixup, label smoothing in both conventions, Mixup +
+/// smoothing, CutMix, ResizeMix, FMix, Mixup + BCE) on the UCI digits with several
+/// seeds and two training-set sizes; print and write test accuracy, NLL and ECE.
+///
+/// Recipe (every arm): MLP 64-128-128-10, SGD lr 0.1, momentum 0.9, weight decay
+/// 5e-4, batch 64, lr / 10 at half and three quarters of the epochs. Split: image i
+/// (file order) is a test image when i % 4 == 3 (449), else a training image (1,348).
+#[derive(Debug, Parser)]
+#[command(about, long_about)]
+struct Cli {
+    /// Seeds per arm and training size (seeds 0, 1, ...).
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+    /// Training epochs per run.
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// Training-set sizes, comma separated: `full` (1,348 images) or a number of
+    /// images, taken class by class in turn.
+    #[arg(long, value_delimiter = ',', default_value = "full,200")]
+    train_size: Vec<String>,
+    /// Arms, comma separated [default: all]: erm, mixup, ls-uniform, ls-off-target,
+    /// mixup-ls, cutmix, resizemix, fmix, mixup-bce.
+    #[arg(long)]
+    arms: Option<String>,
+    /// Where runs.csv, summary.csv and ablation.svg go.
+    #[arg(long, default_value = "runs/digits")]
+    out_dir: PathBuf,
+    /// Runs trained at once [default: the number of cores].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The compute backend.
+    #[arg(long, value_enum, default_value = "flex")]
+    backend: BackendArg,
+    /// The digits file (gzip CSV, 64 pixels then the label per row).
+    #[arg(long, default_value = DATA_FILE)]
+    data: PathBuf,
+}
+
+#[derive(Debug, Error)]
+enum AblationError {
+    #[error(transparent)]
+    Data(#[from] DigitsError),
+    #[error("--{flag} must be {expected}, got {value}")]
+    Flag {
+        flag: &'static str,
+        expected: &'static str,
+        value: String,
+    },
+    #[error("--arms: {0}")]
+    Arms(String),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The training-set sizes asked for, checked against the split.
+fn sizes(list: &[String], available: usize) -> Result<Vec<usize>, AblationError> {
+    list.iter()
+        .map(|text| match text.trim() {
+            "full" => Ok(available),
+            number => match number.parse::<usize>() {
+                Ok(n) if (10..=available).contains(&n) => Ok(n),
+                _ => Err(AblationError::Flag {
+                    flag: "train-size",
+                    expected: "`full` or a number of images from 10 to 1348",
+                    value: text.clone(),
+                }),
+            },
+        })
+        .collect()
+}
+
+/// One training-set size: its training images and the test images, both
+/// standardised with the training images' statistics.
+struct Sets {
+    size: usize,
+    train: DigitSet,
+    test: DigitSet,
+}
+
+/// Every (arm, seed) run on `sets`, on `threads` threads; rows in job order.
+fn run_all(
+    jobs: &[(Arm, u64)],
+    sets: &Sets,
+    recipe: &Recipe,
+    device: &Device,
+    threads: usize,
+    total: (usize, usize),
+) -> Result<Vec<Row>, AblationError> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(total.0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<Row, RunError>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while !failed.load(Ordering::SeqCst) {
+                    let job = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((arm, seed)) = jobs.get(job) else {
+                        break;
+                    };
+                    let result = train::run(arm, *seed, &sets.train, &sets.test, recipe, device)
+                        .map(|outcome| Row {
+                            arm: arm.name,
+                            train_size: sets.size,
+                            seed: *seed,
+                            outcome,
+                        });
+                    let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    match &result {
+                        Ok(row) => eprintln!(
+                            "[{finished:>3}/{}] {:<13} {:>4} images, seed {}: acc {:6.2}%  NLL {:.3}  ECE {:5.2}%  ({:.1} s)",
+                            total.1,
+                            row.arm,
+                            row.train_size,
+                            row.seed,
+                            row.outcome.accuracy,
+                            row.outcome.nll,
+                            row.outcome.ece,
+                            row.outcome.seconds
+                        ),
+                        Err(_) => failed.store(true, Ordering::SeqCst),
+                    }
+                    results.lock().unwrap_or_else(|e| e.into_inner())[job] = Some(result);
+                }
+            });
+        }
+    });
+    let mut rows = Vec::with_capacity(jobs.len());
+    for result in results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+    {
+        rows.push(result?);
+    }
+    Ok(rows)
+}
+
+fn run(cli: Cli) -> Result<(), AblationError> {
+    let started = Instant::now();
+    let flag = |flag, expected, value: String| {
+        Err(AblationError::Flag {
+            flag,
+            expected,
+            value,
+        })
+    };
+    if cli.seeds == 0 {
+        return flag("seeds", "at least 1", "0".into());
+    }
+    if cli.epochs == 0 {
+        return flag("epochs", "at least 1", "0".into());
+    }
+    if cli.threads == Some(0) {
+        return flag("threads", "at least 1", "0".into());
+    }
+    let arms = match &cli.arms {
+        Some(list) => arms::select(list).map_err(AblationError::Arms)?,
+        None => arms::all(),
+    };
+    if arms.is_empty() {
+        return Err(AblationError::Arms("no arm named".into()));
+    }
+    let digits = Digits::read(&cli.data)?;
+    let (train, test) = digits.split();
+    let sizes = sizes(&cli.train_size, train.len())?;
+    #[allow(deprecated)] // burn-ndarray: deprecated in Burn 0.22, still offered
+    let device = match cli.backend {
+        BackendArg::Flex => Device::flex(),
+        BackendArg::Ndarray => Device::ndarray(),
+    };
+    let threads = cli
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let recipe = Recipe::new(cli.epochs);
+    eprintln!(
+        "{} arms x {} seeds x training sizes {sizes:?} ({} test images), {} epochs, {threads} threads, {:?}",
+        arms.len(),
+        cli.seeds,
+        test.len(),
+        cli.epochs,
+        cli.backend
+    );
+    let jobs: Vec<(Arm, u64)> = arms
+        .iter()
+        .flat_map(|arm| (0..cli.seeds).map(move |seed| (arm.clone(), seed)))
+        .collect();
+    let total = jobs.len() * sizes.len();
+    let mut rows = Vec::new();
+    for &size in &sizes {
+        let chosen = digits.balanced(&train, size);
+        let sets = Sets {
+            size,
+            train: DigitSet(digits.standardised(&chosen, &chosen)),
+            test: DigitSet(digits.standardised(&test, &chosen)),
+        };
+        rows.extend(run_all(
+            &jobs,
+            &sets,
+            &recipe,
+            &device,
+            threads,
+            (rows.len(), total),
+        )?);
+    }
+    let summaries = report::summarise(&rows);
+    let write = |name: &str, bytes: &[u8]| {
+        let path = cli.out_dir.join(name);
+        report::write_atomically(&path, bytes).map_err(|source| AblationError::Io { path, source })
+    };
+    write("runs.csv", report::runs_csv(&rows).as_bytes())?;
+    write("summary.csv", report::summary_csv(&summaries).as_bytes())?;
+    let svg = report::picture(&summaries).map_err(|e| AblationError::Io {
+        path: cli.out_dir.join("ablation.svg"),
+        source: std::io::Error::other(e),
+    })?;
+    write("ablation.svg", svg.as_bytes())?;
+    println!("{}", report::table(&summaries));
+    eprintln!(
+        "{} runs in {:.1} s; runs.csv, summary.csv and ablation.svg in {}",
+        rows.len(),
+        started.elapsed().as_secs_f64(),
+        cli.out_dir.display()
+    );
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(err) = run(cli) {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A regression guard on real data: Mixup + label smoothing (seed 0, the full
+    /// split, 15 epochs) must learn the digits. Measured here at 97.55% (debug
+    /// build, flex); the bar is 95%, far above chance (10%) and above what a run
+    /// that learns but mixes wrongly reaches.
+    #[test]
+    fn mixup_with_smoothing_learns_the_digits() {
+        let digits = Digits::read(std::path::Path::new(DATA_FILE)).unwrap();
+        let (train, test) = digits.split();
+        let train_set = DigitSet(digits.standardised(&train, &train));
+        let test_set = DigitSet(digits.standardised(&test, &train));
+        let arm = arms::select("mixup-ls").unwrap().remove(0);
+        let outcome = train::run(
+            &arm,
+            0,
+            &train_set,
+            &test_set,
+            &Recipe::new(15),
+            &Device::flex(),
+        )
+        .unwrap();
+        println!("mixup-ls, seed 0, 15 epochs: {outcome:?}");
+        assert!(outcome.accuracy >= 95.0, "{outcome:?}");
+        assert!(
+            outcome.nll.is_finite() && (0.0..=100.0).contains(&outcome.ece),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn sizes_are_checked() {
+        let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            sizes(&list(&["full", "200"]), 1348).unwrap(),
+            vec![1348, 200]
+        );
+        let error = sizes(&list(&["5000"]), 1348).unwrap_err().to_string();
+        assert!(
+            error.contains("train-size") && error.contains("5000"),
+            "{error}"
+        );
+        assert!(sizes(&list(&["ten"]), 1348).is_err());
+    }
+}

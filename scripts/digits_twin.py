@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""The digits ablation in PyTorch and timm: the twin of `examples/digits_ablation`.
+
+Same data file, split, standardisation, model (MLP 64-128-128-10, PyTorch's default
+nn.Linear initialisation, which burn-mixup's example draws too), recipe (SGD lr 0.1,
+momentum 0.9, weight decay 5e-4, batch 64, lr / 10 at half and three quarters of the
+epochs), arms and metrics (accuracy, NLL, 15-bin ECE). Mixing and losses come from
+timm where timm has them: `timm.data.Mixup` for Mixup, CutMix and Mixup + smoothing
+(with `SoftTargetCrossEntropy`), `timm.loss.BinaryCrossEntropy` (sum_classes=True)
+for Mixup + BCE. timm has no ResizeMix or FMix: they are written here from the papers
+(ResizeMix: the partner shrunk, nearest neighbour, to a box of side ratio U(0.1, 0.8)
+at a random place; FMix: a mask from low-frequency Fourier noise, decay 3, its share
+~ Beta(1, 1)), as is the tutorial's off-target label smoothing.
+
+    pip install torch timm numpy
+    python3 scripts/digits_twin.py --out-dir runs/digits-torch
+    python3 scripts/digits_twin.py --burn runs/digits/summary.csv   # side by side
+
+Differences that stay: timm's Mixup pairs sample i with B-1-i (burn-mixup's default is
+a random permutation); the random streams differ, so runs agree in distribution,
+not bit for bit.
+"""
+import argparse, csv, gzip, math, os, sys, time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "examples", "digits_ablation", "data", "digits.csv.gz")
+ARMS = ["erm", "mixup", "ls-uniform", "ls-off-target", "mixup-ls", "cutmix", "resizemix", "fmix", "mixup-bce"]
+CLASSES = 10
+
+
+def load(path):
+    rows = np.loadtxt(gzip.open(path, "rt"), delimiter=",", dtype=np.int64)
+    return rows[:, :64].astype(np.float64), rows[:, 64]
+
+
+def balanced(labels, train, n):
+    """n training images, class by class in turn (the example's rule)."""
+    queues = [[i for i in train if labels[i] == c] for c in range(CLASSES)]
+    chosen, n = [], min(n, len(train))
+    while len(chosen) < n:
+        for q in queues:
+            if q and len(chosen) < n:
+                chosen.append(q.pop(0))
+    return chosen
+
+
+def standardised(pixels, indices, stats_of):
+    values = pixels[stats_of] / 16.0
+    mean, std = values.mean(), values.std(ddof=1)
+    return torch.tensor((pixels[indices] / 16.0 - mean) / std, dtype=torch.float32)
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def ece(logits, labels, bins=15):
+    p = logits.softmax(1)
+    conf, pred = p.max(1)
+    hits = (pred == labels).double()
+    index = (conf.double() * bins).ceil().clamp(1, bins).long() - 1
+    gap = 0.0
+    for b in range(bins):
+        m = index == b
+        if m.any():
+            gap += abs(hits[m].sum().item() - conf.double()[m].sum().item())
+    return 100.0 * gap / len(labels)
+
+
+def off_target_ce(logits, targets, eps=0.1):
+    q = torch.full_like(logits, eps / (CLASSES - 1)).scatter_(1, targets[:, None], 1 - eps)
+    return -(q * logits.log_softmax(1)).sum(1).mean()
+
+
+def resizemix(x, y, rng, low=0.1, high=0.8):
+    """ResizeMix (Qin et al. 2020): the partner resized into a box; lambda = kept area."""
+    b, _, h, w = x.shape
+    perm = torch.from_numpy(rng.permutation(b))
+    tau = rng.uniform(low, high)
+    bh, bw = max(1, min(h, round(tau * h))), max(1, min(w, round(tau * w)))
+    y0, x0 = rng.integers(0, h - bh + 1), rng.integers(0, w - bw + 1)
+    small = F.interpolate(x[perm], size=(bh, bw), mode="nearest")
+    x = x.clone()
+    x[:, :, y0:y0 + bh, x0:x0 + bw] = small
+    lam = 1 - bh * bw / (h * w)
+    return x, y, y[perm], lam
+
+
+def fmix(x, y, rng, alpha=1.0, decay=3.0):
+    """FMix (Harris et al. 2020), after the authors' fmix.py: low-frequency mask."""
+    b, _, h, w = x.shape
+    perm = torch.from_numpy(rng.permutation(b))
+    lam = rng.beta(alpha, alpha)
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :]
+    freqs = np.sqrt(fy ** 2 + fx ** 2)
+    scale = 1.0 / np.maximum(freqs, 1.0 / max(h, w)) ** decay
+    spectrum = (rng.normal(size=freqs.shape) + 1j * rng.normal(size=freqs.shape)) * scale
+    noise = np.fft.irfft2(spectrum, s=(h, w)).reshape(-1)
+    keep = int(round(lam * h * w))
+    mask = np.zeros(h * w)
+    mask[np.argsort(-noise)[:keep]] = 1.0  # 1: the sample's own pixel
+    mask = torch.tensor(mask.reshape(1, 1, h, w), dtype=x.dtype)
+    x = x * mask + x[perm] * (1 - mask)
+    return x, y, y[perm], keep / (h * w)
+
+
+def run(arm, seed, xtr, ytr, xte, yte, epochs):
+    from timm.data import Mixup
+    from timm.loss import BinaryCrossEntropy, SoftTargetCrossEntropy
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)  # timm's Mixup draws from NumPy's global generator
+    rng = np.random.default_rng(seed)
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [epochs // 2, epochs * 3 // 4], 0.1)
+    timm_mix = {
+        "mixup": dict(mixup_alpha=1.0, cutmix_alpha=0.0, label_smoothing=0.0),
+        "mixup-ls": dict(mixup_alpha=1.0, cutmix_alpha=0.0, label_smoothing=0.1),
+        "cutmix": dict(mixup_alpha=0.0, cutmix_alpha=1.0, label_smoothing=0.0),
+        "mixup-bce": dict(mixup_alpha=1.0, cutmix_alpha=0.0, label_smoothing=0.0),
+    }.get(arm)
+    mixer = Mixup(num_classes=CLASSES, **timm_mix) if timm_mix else None
+    soft_ce, bce = SoftTargetCrossEntropy(), BinaryCrossEntropy(smoothing=0.0, sum_classes=True)
+    g = torch.Generator().manual_seed(seed)
+    images = xtr.reshape(-1, 1, 8, 8)
+    started = time.time()
+    for _ in range(epochs):
+        order = torch.randperm(len(ytr), generator=g)
+        for i in range(0, len(ytr), 64):
+            idx = order[i:i + 64]
+            x, y = images[idx], ytr[idx]
+            if mixer is not None:
+                x, q = mixer(x, y)
+                out = model(x.reshape(len(x), 64))
+                loss = bce(out, q) if arm == "mixup-bce" else soft_ce(out, q)
+            elif arm in ("resizemix", "fmix"):
+                x, ya, yb, lam = (resizemix if arm == "resizemix" else fmix)(x, y, rng)
+                out = model(x.reshape(len(x), 64))
+                loss = lam * F.cross_entropy(out, ya) + (1 - lam) * F.cross_entropy(out, yb)
+            else:
+                out = model(x.reshape(len(x), 64))
+                if arm == "ls-uniform":
+                    loss = F.cross_entropy(out, y, label_smoothing=0.1)
+                elif arm == "ls-off-target":
+                    loss = off_target_ce(out, y)
+                else:
+                    loss = F.cross_entropy(out, y)
+            if not torch.isfinite(loss):
+                sys.exit(f"error: arm {arm}, seed {seed}: the loss became {loss.item()}")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+    with torch.no_grad():
+        out = model(xte)
+    acc = 100.0 * (out.argmax(1) == yte).double().mean().item()
+    return acc, F.cross_entropy(out, yte).item(), ece(out, yte), time.time() - started
+
+
+def mean_sd(values):
+    m = sum(values) / len(values)
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return m, sd
+
+
+def compare(burn_csv, summary):
+    """The two tables side by side: the gap is in units of the pooled sd."""
+    burn = {(r["arm"], int(r["train_size"])): r for r in csv.DictReader(open(burn_csv))}
+    print("| arm | images | burn-mixup acc % | PyTorch/timm acc % | gap (sd) | burn-mixup ECE % | PyTorch/timm ECE % | gap (sd) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (arm, size), t in summary.items():
+        b = burn.get((arm, size))
+        if b is None:
+            continue
+        cells = []
+        for key in ("accuracy", "ece"):
+            bm, bs, tm, ts = float(b[f"{key}_mean"]), float(b[f"{key}_sd"]), t[key][0], t[key][1]
+            pooled = math.sqrt((bs ** 2 + ts ** 2) / 2) or float("nan")
+            cells += [f"{bm:.2f} ± {bs:.2f}", f"{tm:.2f} ± {ts:.2f}", f"{(bm - tm) / pooled:+.1f}"]
+        print(f"| {arm} | {size} | " + " | ".join(cells) + " |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--train-size", default="full,200")
+    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--out-dir", default="runs/digits-torch")
+    parser.add_argument("--burn", help="burn-mixup's summary.csv, to print both side by side")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    pixels, labels = load(DATA)
+    test = [i for i in range(len(labels)) if i % 4 == 3]
+    train = [i for i in range(len(labels)) if i % 4 != 3]
+    sizes = [len(train) if s == "full" else int(s) for s in args.train_size.split(",")]
+    arms = [a for a in args.arms.split(",") if a]
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        sys.exit(f"error: unknown arms {unknown}; the arms are {', '.join(ARMS)}")
+    os.makedirs(args.out_dir, exist_ok=True)
+    rows, summary = [], {}
+    for size in sizes:
+        chosen = balanced(labels, train, size)
+        xtr, ytr = standardised(pixels, chosen, chosen), torch.tensor(labels[chosen])
+        xte, yte = standardised(pixels, test, chosen), torch.tensor(labels[test])
+        for arm in arms:
+            results = []
+            for seed in range(args.seeds):
+                acc, nll, e, secs = run(arm, seed, xtr, ytr, xte, yte, args.epochs)
+                results.append((acc, nll, e))
+                rows.append([arm, size, seed, acc, nll, e, f"{secs:.3f}"])
+                print(f"{arm:<13} {size:>4} images, seed {seed}: acc {acc:6.2f}%  NLL {nll:.3f}  ECE {e:5.2f}%  ({secs:.1f} s)", file=sys.stderr)
+            summary[(arm, size)] = {k: mean_sd([r[i] for r in results]) for i, k in enumerate(["accuracy", "nll", "ece"])}
+    with open(os.path.join(args.out_dir, "runs.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arm", "train_size", "seed", "accuracy_pct", "nll", "ece_pct", "seconds"])
+        w.writerows(rows)
+    with open(os.path.join(args.out_dir, "summary.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arm", "train_size", "runs", "accuracy_mean", "accuracy_sd", "nll_mean", "nll_sd", "ece_mean", "ece_sd"])
+        for (arm, size), s in summary.items():
+            w.writerow([arm, size, args.seeds, *s["accuracy"], *s["nll"], *s["ece"]])
+    print(f"versions: torch {torch.__version__}, timm {__import__('timm').__version__}, numpy {np.__version__}", file=sys.stderr)
+    if args.burn:
+        compare(args.burn, summary)
+
+
+if __name__ == "__main__":
+    main()
