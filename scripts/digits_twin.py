@@ -188,7 +188,7 @@ def compare(burn_csv, summary):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--train-size", default="full,200")
     parser.add_argument("--arms", default=",".join(ARMS))

@@ -2,7 +2,7 @@
 //! the UCI handwritten digits (8x8), an MLP, several seeds, two training-set sizes.
 //!
 //! ```sh
-//! cargo run --release --example digits_ablation                 # 9 arms x 5 seeds x 2 sizes
+//! cargo run --release --example digits_ablation                 # 9 arms x 10 seeds x 2 sizes
 //! cargo run --release --example digits_ablation -- --arms erm,mixup-ls --seeds 3
 //! ```
 //!
@@ -50,7 +50,7 @@ enum BackendArg {
 #[command(about, long_about)]
 struct Cli {
     /// Seeds per arm and training size (seeds 0, 1, ...).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     seeds: u64,
     /// Training epochs per run.
     #[arg(long, default_value_t = 30)]

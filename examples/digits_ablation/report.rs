@@ -177,15 +177,29 @@ pub fn picture(summaries: &[Summary]) -> Result<String, String> {
     let (arms, sizes) = arms_and_sizes(summaries);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (1200, 1150)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (1200, 1190)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
+        // One legend for the three panels, above them, where it covers no bar.
+        let (top, panels_area) = root.split_vertically(40);
+        for (k, size) in sizes.iter().enumerate() {
+            let x = 420 + 260 * k as i32;
+            let color = COLORS[k % COLORS.len()];
+            top.draw(&Rectangle::new([(x, 14), (x + 16, 30)], color.filled()))
+                .map_err(|e| e.to_string())?;
+            top.draw(&Text::new(
+                format!("{size} training images"),
+                (x + 24, 14),
+                ("sans-serif", 18),
+            ))
+            .map_err(|e| e.to_string())?;
+        }
         type Pick = fn(&Summary) -> (f64, f64);
         let panels: [(&str, Pick); 3] = [
             ("Test accuracy (%)", |s| s.accuracy),
             ("Test NLL", |s| s.nll),
             ("Test ECE, 15 bins (%)", |s| s.ece),
         ];
-        for (area, (title, pick)) in root.split_evenly((3, 1)).iter().zip(panels) {
+        for (area, (title, pick)) in panels_area.split_evenly((3, 1)).iter().zip(panels) {
             let low = summaries
                 .iter()
                 .map(|s| pick(s).0 - pick(s).1)
@@ -257,22 +271,9 @@ pub fn picture(summaries: &[Summary]) -> Result<String, String> {
                         6,
                     ));
                 }
-                chart
-                    .draw_series(bars)
-                    .map_err(|e| e.to_string())?
-                    .label(format!("{size} training images"))
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
-                    });
+                chart.draw_series(bars).map_err(|e| e.to_string())?;
                 chart.draw_series(errors).map_err(|e| e.to_string())?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| e.to_string())?;
         }
         root.present().map_err(|e| e.to_string())?;
     }
