@@ -81,21 +81,29 @@ fn randint(rng: &mut impl Rng, low: i64, high: i64) -> i64 {
     }
 }
 
-/// timm's `rand_bbox`: side ratio `sqrt(1 - lambda)`, a uniformly drawn centre,
-/// half-sides `cut / 2` (integer division, as timm and the CutMix paper's code), then
-/// clipped to the image.
+/// timm's `rand_bbox` (timm 1.0.31): side ratio `sqrt(1 - lambda)`, a uniformly drawn
+/// centre, then clipped to the image.
 pub(crate) fn rand_bbox(height: usize, width: usize, lambda: f64, rng: &mut impl Rng) -> CutBox {
+    let cy = randint(rng, 0, height as i64);
+    let cx = randint(rng, 0, width as i64);
+    bbox_at(height, width, lambda, cy, cx)
+}
+
+/// The box of `rand_bbox` around the centre `(cy, cx)`: sides `cut = int(side *
+/// sqrt(1 - lambda))`, from `c - cut / 2` to `c + (cut + 1) / 2` (integer division),
+/// clipped to the image. The unclipped box is `cut` wide, odd or even, as in timm
+/// 1.0.31; the CutMix paper's code and torchvision end at `c + cut / 2`, one pixel
+/// short on odd sides (an 8x8 image then never gets a box wider than 6).
+fn bbox_at(height: usize, width: usize, lambda: f64, cy: i64, cx: i64) -> CutBox {
     let ratio = (1.0 - lambda).max(0.0).sqrt();
     let (h, w) = (height as i64, width as i64);
     let cut_h = (height as f64 * ratio) as i64;
     let cut_w = (width as f64 * ratio) as i64;
-    let cy = randint(rng, 0, h);
-    let cx = randint(rng, 0, w);
     CutBox {
         y0: (cy - cut_h / 2).clamp(0, h) as usize,
-        y1: (cy + cut_h / 2).clamp(0, h) as usize,
+        y1: (cy + (cut_h + 1) / 2).clamp(0, h) as usize,
         x0: (cx - cut_w / 2).clamp(0, w) as usize,
-        x1: (cx + cut_w / 2).clamp(0, w) as usize,
+        x1: (cx + (cut_w + 1) / 2).clamp(0, w) as usize,
     }
 }
 
@@ -159,6 +167,32 @@ mod tests {
 
     fn rng(seed: u64) -> rand::rngs::Xoshiro256PlusPlus {
         rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed)
+    }
+
+    /// Every box of `tests/fixtures/timm_boxes.json` (made by `make_timm_boxes.py`
+    /// beside it: timm 1.0.31's `cutmix_bbox_and_lam` with the centre forced), and
+    /// its corrected lambda, exactly.
+    #[test]
+    fn boxes_are_timms_for_every_centre() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/timm_boxes.json")).unwrap();
+        let cases = fixture["boxes"].as_array().unwrap();
+        assert!(cases.len() > 1000);
+        for case in cases {
+            let n: Vec<f64> = case
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            let (height, width, lambda) = (n[0] as usize, n[1] as usize, n[2]);
+            let cut = bbox_at(height, width, lambda, n[3] as i64, n[4] as i64);
+            let expected = [n[5], n[6], n[7], n[8]].map(|v| v as usize);
+            assert_eq!([cut.y0, cut.y1, cut.x0, cut.x1], expected, "{case}");
+            // One ulp: serde_json's default float parser may round the last bit.
+            let kept = cut.kept_fraction(height, width);
+            assert!((kept - n[9]).abs() <= f64::EPSILON, "{case}: {kept}");
+        }
     }
 
     #[test]
