@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "examples", "digits_ablation", "data", "digits.csv.gz")
 ARMS = ["erm", "mixup", "ls-uniform", "ls-off-target", "mixup-ls", "cutmix", "resizemix", "fmix", "mixup-bce"]
 CLASSES = 10
+METRICS = ["accuracy", "confidence", "nll", "ece"]  # the columns of summary.csv, as burn-mixup's
 
 
 def load(path):
@@ -160,7 +161,8 @@ def run(arm, seed, xtr, ytr, xte, yte, epochs):
     with torch.no_grad():
         out = model(xte)
     acc = 100.0 * (out.argmax(1) == yte).double().mean().item()
-    return acc, F.cross_entropy(out, yte).item(), ece(out, yte), time.time() - started
+    conf = 100.0 * out.softmax(1).max(1).values.double().mean().item()
+    return acc, conf, F.cross_entropy(out, yte).item(), ece(out, yte), time.time() - started
 
 
 def mean_sd(values):
@@ -170,19 +172,23 @@ def mean_sd(values):
 
 
 def compare(burn_csv, summary):
-    """The two tables side by side: the gap is in units of the pooled sd."""
+    """Both side by side, as the README shows them: the gaps are the difference of the
+    means in units of the pooled sd."""
     burn = {(r["arm"], int(r["train_size"])): r for r in csv.DictReader(open(burn_csv))}
-    print("| arm | images | burn-mixup acc % | PyTorch/timm acc % | gap (sd) | burn-mixup ECE % | PyTorch/timm ECE % | gap (sd) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for (arm, size), t in summary.items():
+    print("| arm | train images | acc % | acc %, timm | gap | conf % | conf %, timm "
+          "| NLL | NLL, timm | ECE % | ECE %, timm | gap |")
+    print("|---" * 12 + "|")
+    for (arm, size), t in sorted(summary.items(), key=lambda item: -item[0][1]):
         b = burn.get((arm, size))
         if b is None:
             continue
         cells = []
-        for key in ("accuracy", "ece"):
+        for key, digits, gap in (("accuracy", 2, True), ("confidence", 2, False), ("nll", 3, False), ("ece", 2, True)):
             bm, bs, tm, ts = float(b[f"{key}_mean"]), float(b[f"{key}_sd"]), t[key][0], t[key][1]
-            pooled = math.sqrt((bs ** 2 + ts ** 2) / 2) or float("nan")
-            cells += [f"{bm:.2f} ± {bs:.2f}", f"{tm:.2f} ± {ts:.2f}", f"{(bm - tm) / pooled:+.1f}"]
+            cells += [f"{bm:.{digits}f} ± {bs:.{digits}f}", f"{tm:.{digits}f} ± {ts:.{digits}f}"]
+            if gap:
+                pooled = math.sqrt((bs ** 2 + ts ** 2) / 2) or float("nan")
+                cells.append(f"{(bm - tm) / pooled:+.1f}".replace("-", "\u2212"))
         print(f"| {arm} | {size} | " + " | ".join(cells) + " |")
 
 
@@ -213,20 +219,20 @@ def main():
         for arm in arms:
             results = []
             for seed in range(args.seeds):
-                acc, nll, e, secs = run(arm, seed, xtr, ytr, xte, yte, args.epochs)
-                results.append((acc, nll, e))
-                rows.append([arm, size, seed, acc, nll, e, f"{secs:.3f}"])
-                print(f"{arm:<13} {size:>4} images, seed {seed}: acc {acc:6.2f}%  NLL {nll:.3f}  ECE {e:5.2f}%  ({secs:.1f} s)", file=sys.stderr)
-            summary[(arm, size)] = {k: mean_sd([r[i] for r in results]) for i, k in enumerate(["accuracy", "nll", "ece"])}
+                acc, conf, nll, e, secs = run(arm, seed, xtr, ytr, xte, yte, args.epochs)
+                results.append((acc, conf, nll, e))
+                rows.append([arm, size, seed, acc, conf, nll, e, f"{secs:.3f}"])
+                print(f"{arm:<13} {size:>4} images, seed {seed}: acc {acc:6.2f}%  conf {conf:6.2f}%  NLL {nll:.3f}  ECE {e:5.2f}%  ({secs:.1f} s)", file=sys.stderr)
+            summary[(arm, size)] = {k: mean_sd([r[i] for r in results]) for i, k in enumerate(METRICS)}
     with open(os.path.join(args.out_dir, "runs.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["arm", "train_size", "seed", "accuracy_pct", "nll", "ece_pct", "seconds"])
+        w.writerow(["arm", "train_size", "seed", "accuracy_pct", "confidence_pct", "nll", "ece_pct", "seconds"])
         w.writerows(rows)
     with open(os.path.join(args.out_dir, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["arm", "train_size", "runs", "accuracy_mean", "accuracy_sd", "nll_mean", "nll_sd", "ece_mean", "ece_sd"])
+        w.writerow(["arm", "train_size", "runs"] + [f"{k}_{s}" for k in METRICS for s in ("mean", "sd")])
         for (arm, size), s in summary.items():
-            w.writerow([arm, size, args.seeds, *s["accuracy"], *s["nll"], *s["ece"]])
+            w.writerow([arm, size, args.seeds] + [v for k in METRICS for v in s[k]])
     print(f"versions: torch {torch.__version__}, timm {__import__('timm').__version__}, numpy {np.__version__}", file=sys.stderr)
     if args.burn:
         compare(args.burn, summary)

@@ -156,12 +156,13 @@ fn run_all(
                     let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
                     match &result {
                         Ok(row) => eprintln!(
-                            "[{finished:>3}/{}] {:<13} {:>4} images, seed {}: acc {:6.2}%  NLL {:.3}  ECE {:5.2}%  ({:.1} s)",
+                            "[{finished:>3}/{}] {:<13} {:>4} images, seed {}: acc {:6.2}%  conf {:6.2}%  NLL {:.3}  ECE {:5.2}%  ({:.1} s)",
                             total.1,
                             row.arm,
                             row.train_size,
                             row.seed,
                             row.outcome.accuracy,
+                            row.outcome.confidence,
                             row.outcome.nll,
                             row.outcome.ece,
                             row.outcome.seconds
@@ -309,7 +310,9 @@ mod tests {
         println!("mixup-ls, seed 0, 15 epochs: {outcome:?}");
         assert!(outcome.accuracy >= 95.0, "{outcome:?}");
         assert!(
-            outcome.nll.is_finite() && (0.0..=100.0).contains(&outcome.ece),
+            outcome.nll.is_finite()
+                && (0.0..=100.0).contains(&outcome.ece)
+                && (10.0..=100.0).contains(&outcome.confidence),
             "{outcome:?}"
         );
     }

@@ -36,8 +36,9 @@ pub struct Summary {
     pub arm: &'static str,
     pub train_size: usize,
     pub runs: usize,
-    /// (mean, sd) of accuracy %, NLL, ECE %.
+    /// (mean, sd) of accuracy %, mean confidence %, NLL, ECE %.
     pub accuracy: (f64, f64),
+    pub confidence: (f64, f64),
     pub nll: (f64, f64),
     pub ece: (f64, f64),
 }
@@ -63,6 +64,7 @@ pub fn summarise(rows: &[Row]) -> Vec<Summary> {
                 train_size,
                 runs: of(|o| o.accuracy).len(),
                 accuracy: mean_sd(&of(|o| o.accuracy)),
+                confidence: mean_sd(&of(|o| o.confidence)),
                 nll: mean_sd(&of(|o| o.nll)),
                 ece: mean_sd(&of(|o| o.ece)),
             }
@@ -89,12 +91,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 pub fn runs_csv(rows: &[Row]) -> String {
-    let mut csv = String::from("arm,train_size,seed,accuracy_pct,nll,ece_pct,seconds\n");
+    let mut csv =
+        String::from("arm,train_size,seed,accuracy_pct,confidence_pct,nll,ece_pct,seconds\n");
     for r in rows {
         let o = &r.outcome;
         csv += &format!(
-            "{},{},{},{},{},{},{:.3}\n",
-            r.arm, r.train_size, r.seed, o.accuracy, o.nll, o.ece, o.seconds
+            "{},{},{},{},{},{},{},{:.3}\n",
+            r.arm, r.train_size, r.seed, o.accuracy, o.confidence, o.nll, o.ece, o.seconds
         );
     }
     csv
@@ -102,16 +105,19 @@ pub fn runs_csv(rows: &[Row]) -> String {
 
 pub fn summary_csv(summaries: &[Summary]) -> String {
     let mut csv = String::from(
-        "arm,train_size,runs,accuracy_mean,accuracy_sd,nll_mean,nll_sd,ece_mean,ece_sd\n",
+        "arm,train_size,runs,accuracy_mean,accuracy_sd,confidence_mean,confidence_sd,\
+         nll_mean,nll_sd,ece_mean,ece_sd\n",
     );
     for s in summaries {
         csv += &format!(
-            "{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{}\n",
             s.arm,
             s.train_size,
             s.runs,
             s.accuracy.0,
             s.accuracy.1,
+            s.confidence.0,
+            s.confidence.1,
             s.nll.0,
             s.nll.1,
             s.ece.0,
@@ -141,9 +147,9 @@ pub fn table(summaries: &[Summary]) -> String {
     let (arms, sizes) = arms_and_sizes(summaries);
     let mut out = String::from("| arm |");
     for size in &sizes {
-        out += &format!(" acc % ({size}) | NLL ({size}) | ECE % ({size}) |");
+        out += &format!(" acc % ({size}) | conf % ({size}) | NLL ({size}) | ECE % ({size}) |");
     }
-    out += &format!("\n|---|{}\n", "---|---|---|".repeat(sizes.len()));
+    out += &format!("\n|---|{}\n", "---|---|---|---|".repeat(sizes.len()));
     for arm in arms {
         out += &format!("| {arm} |");
         for size in &sizes {
@@ -153,11 +159,18 @@ pub fn table(summaries: &[Summary]) -> String {
             {
                 Some(s) => {
                     out += &format!(
-                        " {:.2} ± {:.2} | {:.3} ± {:.3} | {:.2} ± {:.2} |",
-                        s.accuracy.0, s.accuracy.1, s.nll.0, s.nll.1, s.ece.0, s.ece.1
+                        " {:.2} ± {:.2} | {:.2} ± {:.2} | {:.3} ± {:.3} | {:.2} ± {:.2} |",
+                        s.accuracy.0,
+                        s.accuracy.1,
+                        s.confidence.0,
+                        s.confidence.1,
+                        s.nll.0,
+                        s.nll.1,
+                        s.ece.0,
+                        s.ece.1
                     )
                 }
-                None => out += " | | |",
+                None => out += " | | | |",
             }
         }
         out += "\n";
@@ -291,6 +304,7 @@ mod tests {
             seed,
             outcome: Outcome {
                 accuracy,
+                confidence: 90.0,
                 nll: accuracy / 100.0,
                 ece: 5.0,
                 seconds: 0.1,
@@ -315,6 +329,7 @@ mod tests {
         let table = table(&summaries);
         assert!(table.contains("| erm | 98.00 ± 1.41 |"), "{table}");
         assert!(table.contains("| mixup | 98.00 ± 0.00 |"), "{table}");
+        assert!(table.contains("| 90.00 ± 0.00 |"), "{table}");
         let csv = summary_csv(&summaries);
         assert_eq!(csv.lines().count(), 4);
         assert_eq!(runs_csv(&rows).lines().count(), 5);

@@ -18,6 +18,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::Device;
+use burn::tensor::activation::softmax;
 use burn::train::metric::{Metric, MetricMetadata, Numeric};
 use burn_mixup::{
     CalibrationErrorMetric, CalibrationInput, MixupBatcher, MultiStepLrSchedulerConfig,
@@ -56,6 +57,9 @@ impl Recipe {
 pub struct Outcome {
     /// Top-1 accuracy, percent.
     pub accuracy: f64,
+    /// Mean top-1 softmax probability, percent: above the accuracy, the model is
+    /// over-confident; below it, under-confident (ECE alone does not say which).
+    pub confidence: f64,
     /// Mean negative log-likelihood of the softmax of the logits.
     pub nll: f64,
     /// 15-bin expected calibration error, percent.
@@ -143,21 +147,23 @@ pub fn run(
             model = optimizer.step(lr, model, grads);
         }
     }
-    let (accuracy, nll, ece) = evaluate(&model.valid(), test, device)?;
+    let (accuracy, confidence, nll, ece) = evaluate(&model.valid(), test, device)?;
     Ok(Outcome {
         accuracy,
+        confidence,
         nll,
         ece,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-/// Accuracy (%), NLL and ECE (%) of `model` on `test`, in one batch.
+/// Accuracy (%), mean confidence (%), NLL and ECE (%) of `model` on `test`, in one
+/// batch.
 fn evaluate(
     model: &crate::model::Mlp,
     test: &DigitSet,
     device: &Device,
-) -> Result<(f64, f64, f64), RunError> {
+) -> Result<(f64, f64, f64, f64), RunError> {
     use burn::data::dataloader::batcher::Batcher;
     let read = |e: burn::tensor::TensorReadError| RunError::Read(e.to_string());
     let (images, labels) = DigitBatcher.batch(test.0.clone(), device);
@@ -171,6 +177,11 @@ fn evaluate(
         .int()
         .sum()
         .try_into_scalar::<i64>()
+        .map_err(read)?;
+    let confidence = softmax(logits.clone(), 1)
+        .max_dim(1)
+        .mean()
+        .try_into_scalar::<f64>()
         .map_err(read)?;
     let nll = CrossEntropyLossConfig::new()
         .init(device)
@@ -188,6 +199,7 @@ fn evaluate(
     ece.compute().map_err(read)?;
     Ok((
         100.0 * hits as f64 / count as f64,
+        100.0 * confidence,
         nll,
         ece.final_value().current(),
     ))
