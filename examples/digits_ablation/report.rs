@@ -43,6 +43,14 @@ pub struct Summary {
     pub ece: (f64, f64),
 }
 
+impl Summary {
+    /// The four metrics in the order of the CSV columns and the table: accuracy,
+    /// confidence, NLL, ECE.
+    fn metrics(&self) -> [(f64, f64); 4] {
+        [self.accuracy, self.confidence, self.nll, self.ece]
+    }
+}
+
 /// Summaries in the order the rows first name each (arm, size).
 pub fn summarise(rows: &[Row]) -> Vec<Summary> {
     let mut keys: Vec<(&'static str, usize)> = Vec::new();
@@ -109,20 +117,11 @@ pub fn summary_csv(summaries: &[Summary]) -> String {
          nll_mean,nll_sd,ece_mean,ece_sd\n",
     );
     for s in summaries {
-        csv += &format!(
-            "{},{},{},{},{},{},{},{},{},{},{}\n",
-            s.arm,
-            s.train_size,
-            s.runs,
-            s.accuracy.0,
-            s.accuracy.1,
-            s.confidence.0,
-            s.confidence.1,
-            s.nll.0,
-            s.nll.1,
-            s.ece.0,
-            s.ece.1
-        );
+        csv += &format!("{},{},{}", s.arm, s.train_size, s.runs);
+        for (mean, sd) in s.metrics() {
+            csv += &format!(",{mean},{sd}");
+        }
+        csv += "\n";
     }
     csv
 }
@@ -158,17 +157,9 @@ pub fn table(summaries: &[Summary]) -> String {
                 .find(|s| s.arm == arm && s.train_size == *size)
             {
                 Some(s) => {
-                    out += &format!(
-                        " {:.2} ± {:.2} | {:.2} ± {:.2} | {:.3} ± {:.3} | {:.2} ± {:.2} |",
-                        s.accuracy.0,
-                        s.accuracy.1,
-                        s.confidence.0,
-                        s.confidence.1,
-                        s.nll.0,
-                        s.nll.1,
-                        s.ece.0,
-                        s.ece.1
-                    )
+                    for ((mean, sd), decimals) in s.metrics().into_iter().zip([2, 2, 3, 2]) {
+                        out += &format!(" {mean:.decimals$} ± {sd:.decimals$} |");
+                    }
                 }
                 None => out += " | | | |",
             }
