@@ -158,7 +158,11 @@ pub fn table(summaries: &[Summary]) -> String {
             {
                 Some(s) => {
                     for ((mean, sd), decimals) in s.metrics().into_iter().zip([2, 2, 3, 2]) {
-                        out += &format!(" {mean:.decimals$} ± {sd:.decimals$} |");
+                        // One seed has no spread to show: "± 0.00" would claim one.
+                        match s.runs {
+                            1 => out += &format!(" {mean:.decimals$} |"),
+                            _ => out += &format!(" {mean:.decimals$} ± {sd:.decimals$} |"),
+                        }
                     }
                 }
                 None => out += " | | | |",
@@ -319,7 +323,8 @@ mod tests {
         assert_eq!(summaries[0].runs, 2);
         let table = table(&summaries);
         assert!(table.contains("| erm | 98.00 ± 1.41 |"), "{table}");
-        assert!(table.contains("| mixup | 98.00 ± 0.00 |"), "{table}");
+        // One seed: the mean alone, no spread claimed.
+        assert!(table.contains("| mixup | 98.00 | 90.00 |"), "{table}");
         assert!(table.contains("| 90.00 ± 0.00 |"), "{table}");
         let csv = summary_csv(&summaries);
         assert_eq!(csv.lines().count(), 4);
