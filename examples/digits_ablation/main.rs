@@ -214,6 +214,13 @@ fn run(cli: Cli) -> Result<(), AblationError> {
     let digits = Digits::read(&cli.data)?;
     let (train, test) = digits.split();
     let sizes = sizes(&cli.train_size, train.len())?;
+    // Refuse a folder that cannot take the results before training, not after.
+    std::fs::create_dir_all(&cli.out_dir)
+        .and_then(|()| tempfile::tempfile_in(&cli.out_dir).map(drop))
+        .map_err(|source| AblationError::Io {
+            path: cli.out_dir.clone(),
+            source,
+        })?;
     #[allow(deprecated)] // burn-ndarray: deprecated in Burn 0.22, still offered
     let device = match cli.backend {
         BackendArg::Flex => Device::flex(),
@@ -314,6 +321,30 @@ mod tests {
                 && (0.0..=100.0).contains(&outcome.ece)
                 && (10.0..=100.0).contains(&outcome.confidence),
             "{outcome:?}"
+        );
+    }
+
+    /// An `--out-dir` that cannot be written is refused before any run trains
+    /// (a file stands where the folder would be), naming the folder.
+    #[test]
+    fn an_unwritable_out_dir_is_refused_before_training() {
+        let temp = tempfile::tempdir().unwrap();
+        let file = temp.path().join("a-file");
+        std::fs::write(&file, b"").unwrap();
+        let out_dir = file.join("results");
+        let cli = Cli::parse_from(["digits_ablation", "--out-dir", out_dir.to_str().unwrap()]);
+        let started = Instant::now();
+        let error = run(cli).unwrap_err().to_string();
+        assert!(
+            error.contains("cannot write") && error.contains(out_dir.to_str().unwrap()),
+            "{error}"
+        );
+        // The default plan trains 180 runs (12.7 s in release, 18.8 s in debug on 2
+        // cores) before it writes anything: the refusal must come well before that.
+        assert!(
+            started.elapsed().as_secs_f64() < 5.0,
+            "{:?}",
+            started.elapsed()
         );
     }
 
