@@ -50,14 +50,26 @@
 //! assert!((loss.into_scalar::<f32>() - 10f32.ln()).abs() < 1e-5);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-//! # use burn::tensor::Device;
+//!
+//! ## The manual
+//!
+//! The [`guide`] module holds one page per topic, every code block a doctest:
+//!
+//! - [`guide::burn_train`]: Mixup in a burn-train project in five steps (feature `train`).
+//! - [`guide::manifold_mixup`]: one draw replayed on hidden activations.
+//! - [`guide::resuming`]: exact resumption from a saved draw index; one stream per rank.
+//! - [`guide::smoothing`]: the two label-smoothing conventions and the reductions.
+//! - [`guide::methods`]: every method and loss beside timm's and torchvision's names.
+//! - [`guide::errors`]: typed errors and the `try_` twins.
+//! - [`MixConfig`](MixConfig#every-option-with-timms-and-torchvisions-names): every
+//!   mixing option with timm's and torchvision's names.
 //!
 //! ## Feature flags
 //! - `train`: what a burn-train project needs to train with mixing:
 //!   `MixedClassificationOutput` (burn-train's `ItemLazy`, with the adaptors for
 //!   Burn's own `LossMetric` and `AccuracyMetric`), `MixedAccuracyMetric`,
 //!   `CalibrationErrorMetric` (ECE) and `MultiStepLrScheduler` (PyTorch's
-//!   `MultiStepLR`). Off by default; the README has a five-step guide.
+//!   `MultiStepLR`). Off by default; [`guide::burn_train`] uses them all.
 //! - `cuda`: switches on Burn's `cuda` backend, so that the examples can train on
 //!   NVIDIA GPUs (`Device::cuda(i)`). The library needs no feature for any backend:
 //!   whatever backends the application enables in `burn` work.
@@ -76,6 +88,7 @@ mod calibration;
 mod cutmix;
 mod error;
 mod fmix;
+pub mod guide;
 mod lambda;
 mod loss;
 mod mixer;
@@ -91,7 +104,8 @@ pub use batch::MixedBatch;
 pub use batcher::MixupBatcher;
 pub use bce::{BinaryCrossEntropy, BinaryCrossEntropyConfig};
 #[cfg(feature = "train")]
-pub use calibration::{CalibrationErrorMetric, CalibrationInput};
+pub use calibration::metric::{CalibrationErrorMetric, CalibrationInput};
+pub use calibration::{Binning, Predictions, Reliability, ReliabilityBin, TemperatureScaling};
 pub use cutmix::CutBox;
 #[cfg(feature = "train")]
 pub use error::ScheduleError;

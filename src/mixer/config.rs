@@ -144,6 +144,34 @@ impl Default for Paste {
 /// assert!(!MixConfig::mixup(0.0).init()?.is_active());
 /// # Ok::<(), burn_mixup::MixError>(())
 /// ```
+///
+/// # Every option, with timm's and torchvision's names
+///
+/// | burn-mixup `MixConfig` | timm `Mixup(...)` | torchvision `transforms.v2` | meaning |
+/// |---|---|---|---|
+/// | `mixup_alpha` (preset `MixConfig::mixup(α)`) | `mixup_alpha` | `MixUp(alpha=)` | λ ~ Beta(α, α); 0 turns Mixup off |
+/// | `cutmix_alpha` (preset `MixConfig::cutmix(α)`) | `cutmix_alpha` | `CutMix(alpha=)` | CutMix's λ ~ Beta(α, α); 0 turns CutMix off |
+/// | `cutmix_minmax: Some((min, max))` | `cutmix_minmax` | — | box sides in `[min, max)` of the image sides; λ follows the box |
+/// | `paste: Paste::CutMix / ResizeMix / FMix`, `resizemix_scale: (0.1, 0.8)`, `fmix_decay_power: 3.0` (presets `MixConfig::resizemix(lo, hi)`, `MixConfig::fmix(α, decay)`) | — | — | what the CutMix family pastes: the partner's pixels in the box; the whole partner shrunk (nearest neighbour) to a box of side ratio τ ~ U(lo, hi); or the partner's pixels under a mask cut from low-frequency Fourier noise (spectrum ∝ 1/f^decay) of area share ~ Beta(α, α). λ = kept area, exactly. `cutmix_minmax` is refused with ResizeMix and FMix |
+/// | `prob` | `prob` | `RandomApply` | chance a batch (pair, element) is mixed |
+/// | `switch_prob` | `switch_prob` | `RandomChoice([...], p=)` | chance of CutMix when both are on |
+/// | `mode: MixMode::Batch / Pair / Elem` | `mode='batch' / 'pair' / 'elem'` | batch only | one λ per batch / per pair / per sample |
+/// | `correct_lambda` | `correct_lam` | always on | λ = kept area after clipping the box |
+/// | `pairing: Pairing::Permutation` (default) / `Flip` / `Roll` | flip only | roll only | partner = random permutation (the mixup paper's `randperm`: about one sample per batch draws itself and stays unmixed) / `B−1−i` / `i−1` |
+/// | `off_epoch` | `mixup_off_epoch` (train script) | — | clean data from that epoch on (`Mixer::set_epoch`, or `batches_per_epoch`) |
+/// | `ramp_epochs` | — | — | alphas grow linearly over the first epochs |
+/// | `seed`, `stream`, `Mixer::resume_at` | global NumPy RNG | global torch RNG | explicit, reproducible, resumable, one stream per rank |
+/// | `MixedBatch::soft_targets(K, ε)` | `num_classes`, `label_smoothing` | `num_classes` | timm's `mixup_target` (dense `[B, K]` targets) |
+///
+/// Modes in short: `Batch` mixes the whole batch with one λ (cheapest); `Pair` draws one
+/// λ per pair and mixes both partners with each other (symmetric: `Permutation` draws a
+/// random matching, `Flip` pairs `i` with `B−1−i`; `Roll` is refused); `Elem` draws one λ
+/// per sample, so `MixedBatch::lambda()` is `Lambda::PerSample` and the loss mixes
+/// per-sample losses. **Odd batches:** a sample left without a partner (the middle of an
+/// odd batch under `Flip`, the last of an odd random matching) is paired with itself and
+/// left unmixed (λ = 1); timm asserts an even batch instead. CutMix pastes one box per
+/// image, exactly.
+///
 #[derive(Config, Debug)]
 pub struct MixConfig {
     /// Mixup's Beta(alpha, alpha) concentration; 0 turns Mixup off. 1.0 draws lambda

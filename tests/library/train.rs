@@ -276,7 +276,7 @@ impl InferenceStep for Net {
     }
 }
 
-/// The README's five steps, run: a mixed train loader with an odd final batch, a
+/// The five steps of `guide::burn_train`, run: a mixed train loader with an odd final batch, a
 /// plain validation loader, Burn's and our metrics, the multi-step schedule, launched
 /// through `SupervisedTraining`. The model learns the easy task despite the mixing.
 #[test]
