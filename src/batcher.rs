@@ -154,6 +154,20 @@ impl<Inner, O> MixupBatcher<Inner, O> {
         Inner: Batcher<I, O>,
         O: Into<(Tensor<D>, Tensor<1, Int>)>,
     {
+        let (inputs, targets) = self.plain_batch(items, device)?;
+        self.mixer.apply(inputs, targets)
+    }
+
+    /// The inner batcher's batch, its labels checked if asked.
+    pub(crate) fn plain_batch<I, const D: usize>(
+        &self,
+        items: Vec<I>,
+        device: &Device,
+    ) -> Result<(Tensor<D>, Tensor<1, Int>), MixError>
+    where
+        Inner: Batcher<I, O>,
+        O: Into<(Tensor<D>, Tensor<1, Int>)>,
+    {
         let (inputs, targets) = self.inner.batch(items, device).into();
         if let Some(num_classes) = self.num_classes {
             let labels = targets
@@ -162,7 +176,7 @@ impl<Inner, O> MixupBatcher<Inner, O> {
                 .expect("integer labels convert to i64");
             check_targets(&labels, num_classes)?;
         }
-        self.mixer.apply(inputs, targets)
+        Ok((inputs, targets))
     }
 }
 

@@ -36,6 +36,9 @@ pub enum MixError {
         /// The value that was given.
         value: f64,
     },
+    /// RegMixup's weight of the mixed term is negative or not finite.
+    #[error("RegMixup's eta must be a finite number >= 0, got {0}")]
+    InvalidEta(f64),
     /// The CutMix box bounds break `0 < min <= max <= 1`.
     #[error("cutmix_minmax must satisfy 0 < min <= max <= 1, got ({min}, {max})")]
     InvalidMinMax {
@@ -294,4 +297,91 @@ pub enum ScheduleError {
     /// another scheduler, or by burn-mixup 0.2's (Burn 0.21) record format.
     #[error("the scheduler record holds no \"iteration\" count: not a MultiStepLrScheduler record")]
     ForeignRecord,
+}
+
+/// Errors from the calibration measures ([`Predictions`](crate::Predictions)) and
+/// [`TemperatureScaling`](crate::TemperatureScaling).
+///
+/// ```
+/// use burn_mixup::{CalibrationError, Predictions};
+///
+/// let err = Predictions::from_logits(&[0.0, f64::NAN], 2, &[1]).unwrap_err();
+/// assert_eq!(err, CalibrationError::NonFinite { sample: 0, class: 1, value: f64::NAN.to_string() });
+/// assert_eq!(err.to_string(), "logit 1 of sample 0 is NaN: every logit must be finite");
+/// ```
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum CalibrationError {
+    /// There is nothing to measure or fit.
+    #[error("no samples: calibration needs at least one")]
+    Empty,
+    /// Fewer than two classes: every prediction is certain and right, so there is
+    /// no calibration to measure (torchmetrics refuses this too).
+    #[error("calibration needs at least 2 classes, got {0}")]
+    TooFewClasses(usize),
+    /// The flat logits (or probabilities) are not `samples x num_classes` values for
+    /// the given targets.
+    #[error("{values} values do not make {targets} rows of {num_classes} classes")]
+    LengthMismatch {
+        /// Number of values given.
+        values: usize,
+        /// Number of classes per row.
+        num_classes: usize,
+        /// Number of targets given.
+        targets: usize,
+    },
+    /// A logit is NaN or infinite (a diverged model): no confidence can be read.
+    #[error("logit {class} of sample {sample} is {value}: every logit must be finite")]
+    NonFinite {
+        /// The sample (row).
+        sample: usize,
+        /// The class (column).
+        class: usize,
+        /// The value, as text (NaN is not equal to itself, its text is).
+        value: String,
+    },
+    /// A probability is outside `[0, 1]`, or a row does not sum to 1 within 1e-3
+    /// (logits passed where probabilities were expected, say).
+    #[error("row {sample} is not a probability distribution: {reason}")]
+    NotProbabilities {
+        /// The sample (row).
+        sample: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A target is not a class index in `0..num_classes`.
+    #[error("target {value} at position {position} is outside 0..{num_classes}")]
+    TargetOutOfRange {
+        /// Position of the target.
+        position: usize,
+        /// The value (saturated to `i64::MAX` when it does not fit).
+        value: i64,
+        /// The number of classes.
+        num_classes: usize,
+    },
+    /// A binning needs at least one bin.
+    #[error("the number of bins must be at least 1, got 0")]
+    ZeroBins,
+    /// A temperature must be a finite number > 0.
+    #[error("the temperature must be a finite number > 0, got {0}")]
+    InvalidTemperature(f64),
+    /// The NLL keeps falling past the searched range of temperatures: the held-out
+    /// logits are separated (every sample right with a margin: T -> 0) or carry no
+    /// usable signal (T -> infinity). More, or more representative, held-out data
+    /// is the remedy; a temperature at the edge would be garbage.
+    #[error(
+        "the NLL has no minimum for T in [{low}, {high}]: it still falls towards T = {bound} (held-out logits {why})"
+    )]
+    NoTemperatureMinimum {
+        /// Lower end of the searched range.
+        low: f64,
+        /// Upper end of the searched range.
+        high: f64,
+        /// The end the NLL falls towards.
+        bound: f64,
+        /// Why, in words.
+        why: &'static str,
+    },
+    /// Reading the tensors back to the host failed.
+    #[error("reading the tensors back failed: {0}")]
+    Read(String),
 }

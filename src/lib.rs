@@ -22,13 +22,20 @@
 //!   the lambda-weighted accuracy.
 //! - [`MixupBatcher`]: wraps any Burn `Batcher`, so mixing is one line in a
 //!   `DataLoaderBuilder`.
+//! - [`RegMixupBatch`] (RegMixup: the clean batch and its mixed copy in one step,
+//!   `CE(clean) + eta * mixup criterion`), from [`Mixer::apply_regmixup`] or
+//!   [`MixupBatcher::regmixup`].
 //! - [`LabelSmoothingCrossEntropyConfig`] → [`LabelSmoothingCrossEntropy`]: both
 //!   smoothing conventions ([`SmoothingConvention`]), class weights, `ignore_index`
 //!   and probability targets with PyTorch's semantics, Burn's own `Reduction`.
 //! - [`BinaryCrossEntropyConfig`] → [`BinaryCrossEntropy`]: timm's binary
 //!   cross-entropy (smoothing, `target_threshold`, `pos_weight`, class weights,
 //!   `sum_classes`) on hard, mixed or dense targets.
-//! - Typed errors ([`MixError`], [`LossError`]) instead of panics.
+//! - [`Predictions`] → [`Reliability`]: ECE, MCE, RMS calibration error (equal-width
+//!   or equal-mass [`Binning`]), NLL and Brier score with torchmetrics' definitions,
+//!   the reliability diagram's bins; [`TemperatureScaling`] fitted to the exact NLL
+//!   minimum.
+//! - Typed errors ([`MixError`], [`LossError`], [`CalibrationError`]) instead of panics.
 //!
 //! ## Quick start
 //!
@@ -83,7 +90,6 @@
 mod batch;
 mod batcher;
 mod bce;
-#[cfg(feature = "train")]
 mod calibration;
 mod cutmix;
 mod error;
@@ -93,6 +99,7 @@ mod lambda;
 mod loss;
 mod mixer;
 mod params;
+mod regmixup;
 mod rng;
 #[cfg(feature = "train")]
 mod schedule;
@@ -109,12 +116,13 @@ pub use calibration::{Binning, Predictions, Reliability, ReliabilityBin, Tempera
 pub use cutmix::CutBox;
 #[cfg(feature = "train")]
 pub use error::ScheduleError;
-pub use error::{LossError, MixError, check_targets};
+pub use error::{CalibrationError, LossError, MixError, check_targets};
 pub use fmix::FourierMask;
 pub use lambda::Lambda;
 pub use loss::{LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig};
 pub use mixer::{MixConfig, MixMode, Mixer, Pairing, Paste};
 pub use params::MixParams;
+pub use regmixup::{RegMixupBatch, RegMixupBatcher};
 #[cfg(feature = "train")]
 pub use schedule::{MultiStepLrScheduler, MultiStepLrSchedulerConfig};
 pub use smoothing::SmoothingConvention;

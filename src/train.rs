@@ -17,8 +17,9 @@ use burn::train::metric::{
 };
 
 use crate::batch::{MixedBatch, lambda_weighted_accuracy};
-use crate::calibration::CalibrationInput;
+use crate::calibration::metric::CalibrationInput;
 use crate::lambda::Lambda;
+use crate::regmixup::RegMixupBatch;
 
 /// The output of a training step on a [`MixedBatch`]: the loss, the logits, both
 /// target sets and lambda.
@@ -76,6 +77,44 @@ impl MixedClassificationOutput {
             targets: batch.targets().clone(),
             partner_targets: batch.partner_targets().clone(),
             lambda: batch.lambda().clone(),
+        }
+    }
+}
+
+impl MixedClassificationOutput {
+    /// The output of a RegMixup step: the loss over all `2B` rows, and the clean
+    /// rows' logits and labels for the metrics (lambda 1), so accuracy and
+    /// calibration are those of unmixed data.
+    ///
+    /// # Panics
+    /// Unless the logits have `2B` rows.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::{Lambda, MixConfig, MixedClassificationOutput};
+    ///
+    /// let device = Device::flex();
+    /// let batch = MixConfig::mixup(20.0).init()?.apply_regmixup(
+    ///     Tensor::<2>::zeros([3, 4], &device), Tensor::<1, Int>::from_ints([0, 1, 2], &device), 1.0)?;
+    /// let logits = Tensor::<2>::zeros([6, 3], &device); // model.forward(batch.inputs().clone())
+    /// let output = MixedClassificationOutput::from_regmixup(&batch, logits, Tensor::zeros([1], &device));
+    /// assert_eq!((output.logits.dims(), output.lambda), ([3, 3], Lambda::Batch(1.0)));
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
+    pub fn from_regmixup<const D: usize>(
+        batch: &RegMixupBatch<D>,
+        logits: Tensor<2>,
+        loss: Tensor<1>,
+    ) -> Self {
+        let (clean, _) = batch
+            .split(logits)
+            .unwrap_or_else(|err| panic!("MixedClassificationOutput::from_regmixup: {err}"));
+        Self {
+            loss,
+            logits: clean,
+            targets: batch.clean_targets().clone(),
+            partner_targets: batch.clean_targets().clone(),
+            lambda: Lambda::Batch(1.0),
         }
     }
 }

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use burn::tensor::{Int, Tensor, TensorReadError};
+
+use super::{BinSums, equal_width_bin, equal_width_edges, top1_of_logits};
 use burn::train::ClassificationOutput;
 use burn::train::metric::{
     Adaptor, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
@@ -56,62 +58,57 @@ impl Adaptor<CalibrationInput> for ClassificationOutput {
 /// Number of equal-width confidence bins of [`CalibrationErrorMetric`].
 const BINS: usize = 15;
 
-/// Per bin: samples, summed confidence, summed hits; and the samples whose logits
-/// were not finite (their confidence has no meaning, so the ECE becomes NaN).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// The epoch's (or a batch's) bins, and the samples whose logits were not finite
+/// (their confidence has no meaning, so the ECE becomes NaN).
+#[derive(Clone, Debug, PartialEq)]
 struct Bins {
-    count: [usize; BINS],
-    confidence: [f64; BINS],
-    hits: [f64; BINS],
+    sums: BinSums,
     non_finite: usize,
 }
 
-impl Bins {
-    fn add(&mut self, confidence: f64, hit: bool) {
-        if !confidence.is_finite() {
-            self.non_finite += 1;
-            return;
+impl Default for Bins {
+    fn default() -> Self {
+        Self {
+            sums: BinSums::new(BINS + 1),
+            non_finite: 0,
         }
-        // Bins (b/15, (b+1)/15]; a softmax confidence is > 0.
-        let bin = ((confidence * BINS as f64).ceil() as usize).clamp(1, BINS) - 1;
-        self.count[bin] += 1;
-        self.confidence[bin] += confidence;
-        self.hits[bin] += f64::from(u8::from(hit));
+    }
+}
+
+impl Bins {
+    fn add(&mut self, edges: &[f64], confidence: f64, hit: bool) {
+        if confidence.is_finite() {
+            self.sums
+                .add(equal_width_bin(edges, confidence), confidence, hit);
+        } else {
+            self.non_finite += 1;
+        }
     }
 
     fn samples(&self) -> usize {
-        self.count.iter().sum::<usize>() + self.non_finite
+        self.sums.samples() + self.non_finite
     }
 
-    /// `100 * sum_b |hits_b - confidence_b| / N`; 0 with no samples; NaN once any
-    /// sample's logits were NaN or infinite.
-    fn ece(&self) -> f64 {
+    /// ECE in percent, as [`Reliability::ece`](crate::Reliability::ece) computes it
+    /// from the same bins; 0 with no samples; NaN once any sample's logits were NaN
+    /// or infinite.
+    fn ece(&self, edges: &[f64]) -> f64 {
         if self.non_finite > 0 {
             return f64::NAN;
         }
-        let total = self.samples();
-        if total == 0 {
-            return 0.0;
-        }
-        let gap: f64 = (0..BINS)
-            .map(|b| (self.hits[b] - self.confidence[b]).abs())
-            .sum();
-        100.0 * gap / total as f64
+        100.0 * self.sums.reliability(edges).ece()
     }
 
     fn merge(&mut self, other: &Bins) {
-        for b in 0..BINS {
-            self.count[b] += other.count[b];
-            self.confidence[b] += other.confidence[b];
-            self.hits[b] += other.hits[b];
-        }
+        self.sums.merge(&other.sums);
         self.non_finite += other.non_finite;
     }
 }
 
 /// Expected calibration error (Guo et al., 2017) in percent: 15 equal-width bins
 /// of top-1 confidence (softmax of the logits), `sum_b (n_b / N) * |acc_b - conf_b|`
-/// over every sample of the epoch. Lower is better; label smoothing and Mixup both
+/// over every sample of the epoch, binned as torchmetrics' `CalibrationError` and
+/// computed by the same code as [`Reliability::ece`](crate::Reliability::ece). Lower is better; label smoothing and Mixup both
 /// lower it on over-confident models (and can make small ones under-confident).
 ///
 /// ECE is not a mean of per-batch values, so the epoch's value comes from
@@ -144,6 +141,8 @@ pub struct CalibrationErrorMetric {
     epoch: Bins,
     /// The last batch alone.
     batch: Bins,
+    /// The bins' edges, `torch.linspace(0, 1, 16)` and the bin `[1, 1]`.
+    edges: Vec<f64>,
 }
 
 impl Default for CalibrationErrorMetric {
@@ -165,6 +164,7 @@ impl CalibrationErrorMetric {
             name: Arc::new("Calibration Error (ECE)".to_string()),
             epoch: Bins::default(),
             batch: Bins::default(),
+            edges: equal_width_edges(BINS),
         }
     }
 
@@ -172,8 +172,8 @@ impl CalibrationErrorMetric {
         SerializedEntry::new(
             format!(
                 "epoch {:.2} % - batch {:.2} %",
-                self.epoch.ece(),
-                self.batch.ece()
+                self.epoch.ece(&self.edges),
+                self.batch.ece(&self.edges)
             ),
             value.serialize(),
         )
@@ -190,20 +190,14 @@ fn confidences(input: &CalibrationInput) -> Result<Vec<(f64, bool)>, TensorReadE
     Ok(targets
         .iter()
         .zip(logits.chunks_exact(classes.max(1)))
-        .map(|(&target, row)| {
-            if row.iter().any(|z| !z.is_finite()) {
-                return (f64::NAN, false);
+        .map(|(&target, row)| match usize::try_from(target) {
+            Ok(target) if target < classes && row.iter().all(|z| z.is_finite()) => {
+                let (confidence, predicted, _, _) = top1_of_logits(row, target);
+                (confidence, predicted == target)
             }
-            // Top-1 class (ties go to the first, as argmax) and its softmax:
-            // 1 / sum_k exp(z_k - z_max).
-            let (predicted, max) =
-                row.iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |best, (k, &z)| {
-                        if z > best.1 { (k, z) } else { best }
-                    });
-            let total: f64 = row.iter().map(|&z| (z - max).exp()).sum();
-            (1.0 / total, predicted as i64 == target)
+            // A label outside the logits cannot be hit; its confidence still counts.
+            _ if row.iter().all(|z| z.is_finite()) => (top1_of_logits(row, 0).0, false),
+            _ => (f64::NAN, false),
         })
         .collect())
 }
@@ -218,14 +212,15 @@ impl Metric for CalibrationErrorMetric {
     ) -> Result<SerializedEntry, TensorReadError> {
         let mut batch = Bins::default();
         for (confidence, hit) in confidences(input)? {
-            batch.add(confidence, hit);
+            batch.add(&self.edges, confidence, hit);
         }
         self.epoch.merge(&batch);
-        self.batch = batch;
-        Ok(self.entry(NumericEntry::Aggregated {
-            aggregated_value: batch.ece(),
+        let entry = NumericEntry::Aggregated {
+            aggregated_value: batch.ece(&self.edges),
             count: batch.samples(),
-        }))
+        };
+        self.batch = batch;
+        Ok(self.entry(entry))
     }
 
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
@@ -253,20 +248,20 @@ impl Metric for CalibrationErrorMetric {
 impl Numeric for CalibrationErrorMetric {
     fn value(&self) -> Option<NumericEntry> {
         Some(NumericEntry::Aggregated {
-            aggregated_value: self.batch.ece(),
+            aggregated_value: self.batch.ece(&self.edges),
             count: self.batch.samples(),
         })
     }
 
     fn running_value(&self) -> Option<NumericEntry> {
         Some(NumericEntry::Aggregated {
-            aggregated_value: self.epoch.ece(),
+            aggregated_value: self.epoch.ece(&self.edges),
             count: self.epoch.samples(),
         })
     }
 
     fn final_value(&self) -> NumericEntry {
-        NumericEntry::Final(self.epoch.ece())
+        NumericEntry::Final(self.epoch.ece(&self.edges))
     }
 }
 
@@ -275,20 +270,28 @@ mod tests {
     use super::*;
 
     /// Closed form: confidences 0.95 (hit), 0.95 (miss), 0.55 (hit) fall in bins 15,
-    /// 15 and 9: `(|1 - 1.9| + |1 - 0.55|) / 3`.
+    /// 15 and 9: `(|1 - 1.9| + |1 - 0.55|) / 3`; a confidence of exactly 1 goes to
+    /// the bin `[1, 1]`, as torchmetrics puts it.
     #[test]
     fn ece_is_the_binned_gap_and_nan_once_a_confidence_is_not_finite() {
+        let edges = equal_width_edges(BINS);
         let mut bins = Bins::default();
         for (confidence, hit) in [(0.95, true), (0.95, false), (0.55, true)] {
-            bins.add(confidence, hit);
+            bins.add(&edges, confidence, hit);
         }
         let expected = 100.0 * ((1.0f64 - 1.9).abs() + (1.0f64 - 0.55).abs()) / 3.0;
-        assert!((bins.ece() - expected).abs() < 1e-12, "{}", bins.ece());
+        assert!(
+            (bins.ece(&edges) - expected).abs() < 1e-12,
+            "{}",
+            bins.ece(&edges)
+        );
         let mut merged = Bins::default();
         merged.merge(&bins);
         assert_eq!(merged, bins);
-        bins.add(f64::NAN, false);
-        assert!(bins.ece().is_nan() && bins.samples() == 4);
-        assert_eq!(Bins::default().ece(), 0.0);
+        bins.add(&edges, 1.0, false);
+        assert_eq!(bins.sums.count[BINS], 1);
+        bins.add(&edges, f64::NAN, false);
+        assert!(bins.ece(&edges).is_nan() && bins.samples() == 5);
+        assert_eq!(Bins::default().ece(&edges), 0.0);
     }
 }

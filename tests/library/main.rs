@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 mod bce;
+mod calibration;
 mod common;
 mod cutmix;
 mod fmix;
@@ -12,4 +13,5 @@ mod mixer;
 mod mixer_options;
 mod reference;
 mod reference_v2;
+mod regmixup;
 mod train;
