@@ -162,6 +162,11 @@ pub struct Cli {
     /// Data-loader threads per device (0: load on the training thread).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
+    /// Training images held out (class by class) to fit the temperature after the
+    /// last epoch: calibration.json and reliability.svg [default: a tenth of the
+    /// training set, 5,000 on CIFAR-10]; 0 skips it.
+    #[arg(long, value_name = "IMAGES")]
+    pub val_size: Option<usize>,
     /// burn-train's TUI dashboard instead of its CLI renderer (on a terminal).
     #[arg(long, conflicts_with = "quiet")]
     pub tui: bool,
@@ -247,6 +252,7 @@ impl Cli {
         set!("devices", c.devices, self.devices.clone());
         set!("strategy", c.strategy, self.strategy);
         set!("workers", c.workers, self.workers);
+        set!("val_size", c.val_size, self.val_size);
         c
     }
 

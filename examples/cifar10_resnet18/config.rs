@@ -167,6 +167,9 @@ pub struct TrainingConfig {
     /// Loader threads per device; 0 loads on the training thread.
     #[config(default = 1)]
     pub workers: usize,
+    /// Training images held out to fit the temperature after the last epoch; 0
+    /// skips it. `None` in a run written before the flag existed: none held out.
+    pub val_size: Option<usize>,
 }
 
 /// Why a run could not start or go on.
@@ -207,6 +210,8 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Device(String),
+    #[error("temperature scaling on the validation images failed: {0}; try a larger --val-size")]
+    Calibration(#[from] burn_mixup::CalibrationError),
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(
@@ -429,6 +434,10 @@ impl TrainingConfig {
     pub fn fingerprint(&self) -> u64 {
         let mut json = serde_json::to_value(self).expect("config serialises");
         json["epochs"] = 0.into();
+        // Runs written before --val-size keep their fingerprint (and their checkpoints).
+        if json["val_size"].is_null() {
+            json.as_object_mut().expect("an object").remove("val_size");
+        }
         fnv1a(json.to_string().as_bytes())
     }
 }

@@ -182,9 +182,19 @@ impl CifarDataset {
     }
 
     /// All labels.
-    #[cfg(test)]
     pub fn labels(&self) -> &[u8] {
         &self.labels
+    }
+
+    /// The images `indices`, in that order, as a new set.
+    pub fn select(&self, indices: &[usize]) -> CifarDataset {
+        CifarDataset {
+            images: indices
+                .iter()
+                .flat_map(|&i| self.image(i).iter().copied())
+                .collect(),
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+        }
     }
 }
 

@@ -14,7 +14,8 @@
 //! `loader.rs` (epoch-seeded, per-device training loaders), `training.rs`
 //! (train/inference steps, `SupervisedTraining`), `resume.rs` (what `--resume`
 //! keeps and where it continues), `metrics.rs` (metrics.csv),
-//! `curves.rs` (curves.svg), `watch.rs` (faults and the checkpoint veto),
+//! `curves.rs` (curves.svg), `calibrate.rs` (the validation split, temperature
+//! scaling, calibration.json and reliability.svg), `watch.rs` (faults and the checkpoint veto),
 //! `checkpoint.rs` (verified checkpoint files), `folder.rs` (one process per run
 //! folder) and `signals.rs` (SIGINT and SIGTERM).
 //!
@@ -24,6 +25,7 @@
 //! stopped the run, which stays resumable.
 
 mod augment;
+mod calibrate;
 mod checkpoint;
 mod cli;
 mod config;
@@ -181,7 +183,7 @@ fn undo_start(dir: &Path) {
 
 fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
     let plan = plan(&cli, matches)?;
-    let (config, dir) = (plan.config, plan.dir);
+    let (mut config, dir) = (plan.config, plan.dir);
     let io = |path: PathBuf| move |source| TrainError::Io { path, source };
     let benchmark = cli.bench_steps.is_some();
     // The folder and its lock first (an unwritable folder fails here, naming it; a
@@ -212,11 +214,26 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
                 value: format!("{} (a file)", root.display()),
             });
         }
-        let data = load_data(&config, &dir, !cli.no_download)?;
+        let mut data = load_data(&config, &dir, !cli.no_download)?;
+        // A new run holds out a tenth of the training set unless told otherwise; a
+        // run written before --val-size (None) holds out nothing, as it did.
+        if !plan.resuming && config.val_size.is_none() {
+            config.val_size = Some(data.train.len() / 10);
+        }
+        let held = config.val_size.unwrap_or(0);
+        if held >= data.train.len() {
+            return Err(TrainError::Flag {
+                flag: "val-size",
+                expected: "fewer than the training images (0 skips the calibration)",
+                value: format!("{held} for {} images", data.train.len()),
+            });
+        }
+        let (train, validation) = calibrate::hold_out(&data.train, held);
+        data.train = train;
         if config.batch_size > data.train.len() {
             return Err(TrainError::Flag {
                 flag: "batch-size",
-                expected: "at most the number of training images",
+                expected: "at most the number of training images (less --val-size)",
                 value: format!("{} for {} images", config.batch_size, data.train.len()),
             });
         }
@@ -225,9 +242,9 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
             write_atomically(&dir.join("config.json"), config.to_string().as_bytes())
                 .map_err(io(dir.join("config.json")))?;
         }
-        Ok((resume_from, data, devices))
+        Ok((resume_from, data, validation, devices))
     })();
-    let (resume_from, data, devices) = match started {
+    let (resume_from, data, validation, devices) = match started {
         Ok(started) => started,
         Err(error) => {
             if !plan.resuming && lock.is_some() {
@@ -290,17 +307,40 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
         interrupter,
         allow_divergence: cli.allow_divergence,
     };
-    let finish = training::train(&config, data.train, data.test, devices, &options)?;
+    let device = devices[0].clone();
+    let trained = training::train(&config, data.train, data.test.clone(), devices, &options)?;
     let last = metrics::read_rows(&dir).last().copied();
-    match finish {
+    match trained.finish {
         Finish::Completed => {
             if let Some(last) = last {
-                eprintln!(
-                    "done: test accuracy {:.2}%; files in {}",
-                    last.test_accuracy,
-                    dir.display()
-                );
+                eprintln!("done: test accuracy {:.2}%", last.test_accuracy);
             }
+            if validation.len() > 0 {
+                let batch = config.batch_size.max(256);
+                let c = calibrate::calibrate(
+                    &trained.model.net,
+                    validation,
+                    data.test,
+                    &device,
+                    batch,
+                    &dir,
+                )?;
+                let held = config.val_size.unwrap_or(0);
+                match c.temperature {
+                    Ok(t) => eprintln!(
+                        "temperature {t:.3} (fitted on {held} held-out images): test ECE {:.2}% -> {:.2}%, NLL {:.4} -> {:.4}; calibration.json, reliability.svg",
+                        100.0 * c.ece.0,
+                        100.0 * c.ece.1,
+                        c.nll.0,
+                        c.nll.1
+                    ),
+                    Err(why) => eprintln!(
+                        "warning: no temperature from the {held} held-out images ({why}); calibration.json \
+                         holds the raw test figures. A larger --val-size gives the fit more to go on."
+                    ),
+                }
+            }
+            eprintln!("files in {}", dir.display());
             Ok(Outcome::Done)
         }
         Finish::Stopped(reason) => {

@@ -174,6 +174,14 @@ fn strategy(config: &TrainingConfig, devices: &[Device]) -> Result<ExecutionStra
     })
 }
 
+/// A run that did not fail: how it ended, and the model burn-train hands back (in
+/// validation mode, on the first device).
+#[derive(Debug)]
+pub struct Trained {
+    pub finish: Finish,
+    pub model: Classifier,
+}
+
 /// Trains (or continues) the run in `options.dir` on `devices` through burn-train.
 pub fn train(
     config: &TrainingConfig,
@@ -181,7 +189,7 @@ pub fn train(
     test_set: CifarDataset,
     devices: Vec<Device>,
     options: &RunOptions,
-) -> Result<Finish, TrainError> {
+) -> Result<Trained, TrainError> {
     config.validate()?;
     let device = devices[0].clone().without_autodiff();
     let autodiff = device.clone().autodiff();
@@ -280,9 +288,13 @@ pub fn train(
             (None, None) => unreachable!("one of the two is set"),
         });
     }
-    Ok(match result.interrupted {
+    let finish = match result.interrupted {
         Some(interruption) => Finish::Stopped(interruption.reason),
         None => Finish::Completed,
+    };
+    Ok(Trained {
+        finish,
+        model: result.model,
     })
 }
 

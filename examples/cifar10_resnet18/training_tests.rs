@@ -35,8 +35,8 @@ fn run(
         interrupter: Interrupter::new(),
         allow_divergence: false,
     };
-    let finish = train(config, data.train, data.test, devices, &options).unwrap();
-    assert_eq!(finish, Finish::Completed);
+    let trained = train(config, data.train, data.test, devices, &options).unwrap();
+    assert_eq!(trained.finish, Finish::Completed);
     read_rows(dir)
 }
 

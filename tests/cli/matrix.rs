@@ -106,6 +106,8 @@ fn bad_input_matrix_against_the_real_binary() {
         ("--bce-target-thresh", "NaN"),
         ("--resizemix-scale", "0,0.5"),
         ("--resizemix-scale", "0.6,0.5"),
+        ("--val-size", "-1"),
+        ("--val-size", "ten"),
         ("--fmix-decay-power", "-1"),
         ("--fmix-decay-power", "NaN"),
     ] {
@@ -164,7 +166,20 @@ fn bad_input_matrix_against_the_real_binary() {
             "--out-dir",
             &p("big"),
         ],
-        fails(&["batch-size", "64 for 21 images"]),
+        fails(&["batch-size", "64 for 19 images"]),
+    );
+    m.case(
+        "--val-size as large as the data",
+        root,
+        &[
+            "--synthetic",
+            "21",
+            "--val-size",
+            "21",
+            "--out-dir",
+            &p("allval"),
+        ],
+        fails(&["val-size", "21 for 21 images"]),
     );
 
     // 2. Odd but valid: milestones out of order, odd final batches in every mode with
@@ -437,5 +452,46 @@ fn bad_input_matrix_against_the_real_binary() {
         fails(&["cannot write", "a-file/sub"]),
     );
 
-    m.finish(69);
+    // 5. What a finished run keeps of its calibration: with the default validation
+    //    split, the temperature and both diagrams; with --val-size 0, neither file.
+    for (val_size, out) in [(None, "calibrated"), (Some("0"), "uncalibrated")] {
+        let mut args = with(&["--out-dir", &p(out)]);
+        args[1] = "200".into(); // --synthetic 200: 20 validation images
+        if let Some(v) = val_size {
+            args.extend(["--val-size".into(), v.into()]);
+        }
+        let output = crate::common::run(root, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let text = crate::common::text_of(&output);
+        let json = fs::read_to_string(root.join(out).join("calibration.json")).ok();
+        let svg = fs::read_to_string(root.join(out).join("reliability.svg")).ok();
+        let (expected, ok) = match val_size {
+            None => (
+                "exit 0, calibration.json with a temperature or its reason, reliability.svg",
+                json.as_deref()
+                    .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+                    .is_some_and(|j| {
+                        j["temperature"].as_f64().is_some_and(|t| t > 0.0)
+                            || j["temperature_error"].is_string()
+                    })
+                    && svg.is_some_and(|s| s.contains("ECE")),
+            ),
+            Some(_) => (
+                "exit 0, no calibration files",
+                json.is_none() && svg.is_none(),
+            ),
+        };
+        let code = output.status.code().unwrap_or(-1);
+        m.record(
+            &format!(
+                "a finished run, --val-size {}",
+                val_size.unwrap_or("default")
+            ),
+            expected,
+            ok && code == 0,
+            code,
+            &text,
+        );
+    }
+
+    m.finish(74);
 }
