@@ -1,7 +1,8 @@
 //! A full ResNet-18 training step (forward, loss, backward, SGD) on the two CPU
 //! backends side by side, burn-flex and burn-ndarray, plain (Burn's
-//! `CrossEntropyLoss`) and with Mixup + label smoothing, next to PyTorch on the same
-//! CPU, as ratios.
+//! `CrossEntropyLoss`), with Mixup + label smoothing, and with RegMixup (the clean
+//! batch and its mixed copy in one forward: twice the rows), next to PyTorch on the
+//! same CPU, as ratios.
 //!
 //! A full-width step takes seconds (flex) to tens of seconds (ndarray) on 2 cores, far
 //! too slow for criterion's minimum of ten samples, so this bench times each side
@@ -44,8 +45,8 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Median seconds of a plain and of a mixed step on `device` (with autodiff).
-fn measure(device: Device, batch: usize, steps: usize, width: usize) -> (f64, f64) {
+/// Median seconds of a plain, a mixed and a RegMixup step on `device` (with autodiff).
+fn measure(device: Device, batch: usize, steps: usize, width: usize) -> (f64, f64, f64) {
     device.seed(0);
     let device = device.autodiff();
     let model = model::ResNetConfig::new()
@@ -62,7 +63,8 @@ fn measure(device: Device, batch: usize, steps: usize, width: usize) -> (f64, f6
             .init()
     };
     let (mut plain_model, mut plain_optim) = (model.clone(), sgd());
-    let (mut mixed_model, mut mixed_optim) = (model, sgd());
+    let (mut mixed_model, mut mixed_optim) = (model.clone(), sgd());
+    let (mut reg_model, mut reg_optim) = (model, sgd());
     let images = Tensor::<4>::random([batch, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
     let labels: Tensor<1, Int> = Tensor::from_data(
         TensorData::new((0..batch as i64).map(|i| i % 10).collect(), [batch]),
@@ -91,14 +93,28 @@ fn measure(device: Device, batch: usize, steps: usize, width: usize) -> (f64, f6
         let _ = loss.into_scalar::<f32>();
         started.elapsed().as_secs_f64()
     };
+    let regmixup = MixConfig::mixup(20.0).with_seed(Some(0)).init().unwrap();
+    let mut regmixup_step = || {
+        let started = Instant::now();
+        let batch = regmixup
+            .apply_regmixup(images.clone(), labels.clone(), 1.0)
+            .unwrap();
+        let loss = batch.loss(reg_model.forward(batch.inputs().clone()), &smoothed);
+        let grads = GradientsParams::from_grads(loss.backward(), &reg_model);
+        reg_model = reg_optim.step(0.1, reg_model.clone(), grads);
+        let _ = loss.into_scalar::<f32>();
+        started.elapsed().as_secs_f64()
+    };
     plain_step();
     mixed_step();
-    let (mut plain, mut mixed) = (Vec::new(), Vec::new());
+    regmixup_step();
+    let (mut plain, mut mixed, mut reg) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..steps {
         plain.push(plain_step());
         mixed.push(mixed_step());
+        reg.push(regmixup_step());
     }
-    (median(plain), median(mixed))
+    (median(plain), median(mixed), median(reg))
 }
 
 /// PyTorch's eager f32 step on this CPU: (plain, mixed) seconds and where they came from.
@@ -147,14 +163,15 @@ fn main() {
         (env("BENCH_NDARRAY", 1) != 0).then(|| measure(Device::ndarray(), batch, steps, width));
     let torch = torch_step(batch, steps, width);
     println!(
-        "| backend | plain step | mixup + smoothing step | mixed / plain | plain step vs flex | plain step vs PyTorch |"
+        "| backend | plain step | mixup + smoothing step | mixed / plain | RegMixup step | RegMixup / mixed | plain step vs flex | plain step vs PyTorch |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let torch_plain = torch.map_or(f64::NAN, |t| t.0);
-    let row = |name: &str, (plain, mixed): (f64, f64)| {
+    let row = |name: &str, (plain, mixed, reg): (f64, f64, f64)| {
         println!(
-            "| {name} | {plain:.3} s | {mixed:.3} s | {:.3} | {:.2}x | {:.2}x |",
+            "| {name} | {plain:.3} s | {mixed:.3} s | {:.3} | {reg:.3} s | {:.2} | {:.2}x | {:.2}x |",
             mixed / plain,
+            reg / mixed,
             plain / flex.0,
             plain / torch_plain
         );
@@ -164,10 +181,11 @@ fn main() {
         row("burn-ndarray (`Device::ndarray().autodiff()`)", ndarray);
     }
     match torch {
-        Some((plain, mixed, source)) => {
-            row(&format!("PyTorch eager f32, {source}"), (plain, mixed))
-        }
-        None => println!("| PyTorch | not available at this batch/width | | | | |"),
+        Some((plain, mixed, source)) => row(
+            &format!("PyTorch eager f32, {source}"),
+            (plain, mixed, f64::NAN),
+        ),
+        None => println!("| PyTorch | not available at this batch/width | | | | | | |"),
     }
 
     // The mixing alone at [128, 3, 32, 32] on flex (non-autodiff), per step.
@@ -193,7 +211,7 @@ fn main() {
             .collect();
         let seconds = median(times);
         println!(
-            "| {name} apply on flex, [128, 3, 32, 32] | {:.3} ms | {:.5} of a batch-128 flex step (extrapolated {:.1} s) | | | |",
+            "| {name} apply on flex, [128, 3, 32, 32] | {:.3} ms | {:.5} of a batch-128 flex step (extrapolated {:.1} s) | | | | | |",
             seconds * 1e3,
             seconds / (flex.0 / batch as f64 * 128.0),
             flex.0 / batch as f64 * 128.0

@@ -4,15 +4,19 @@
 Same data file, split, standardisation, model (MLP 64-128-128-10, PyTorch's default
 nn.Linear initialisation, which burn-mixup's example draws too), recipe (SGD lr 0.1,
 momentum 0.9, weight decay 5e-4, batch 64, lr / 10 at half and three quarters of the
-epochs), arms and metrics (accuracy, NLL, 15-bin ECE). Mixing and losses come from
+epochs), arms and metrics (accuracy, NLL, 15-bin ECE, before and after temperature
+scaling fitted on the same 150 held-out training images). Mixing and losses come from
 timm where timm has them: `timm.data.Mixup` for Mixup, CutMix and Mixup + smoothing
 (with `SoftTargetCrossEntropy`), `timm.loss.BinaryCrossEntropy` (sum_classes=True)
 for Mixup + BCE. timm has no ResizeMix or FMix: they are written here from the papers
 (ResizeMix: the partner shrunk, nearest neighbour, to a box of side ratio U(0.1, 0.8)
 at a random place; FMix: a mask from low-frequency Fourier noise, decay 3, its share
-~ Beta(1, 1)), as is the tutorial's off-target label smoothing.
+~ Beta(1, 1)), as is the tutorial's off-target label smoothing, and RegMixup (the
+authors' loss on the concatenated clean and mixed batch, alpha 20, eta 1). ECE is
+torchmetrics' `multiclass_calibration_error` (15 bins); the temperature is fitted in
+torch by L-BFGS on log T (strong Wolfe line search) over the held-out logits.
 
-    pip install torch timm numpy
+    pip install torch timm torchmetrics numpy
     python3 scripts/digits_twin.py --out-dir runs/digits-torch
     python3 scripts/digits_twin.py --burn runs/digits/summary.csv   # side by side
 
@@ -29,9 +33,11 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "examples", "digits_ablation", "data", "digits.csv.gz")
-ARMS = ["erm", "mixup", "ls-uniform", "ls-off-target", "mixup-ls", "cutmix", "resizemix", "fmix", "mixup-bce"]
+ARMS = ["erm", "mixup", "ls-uniform", "ls-off-target", "mixup-ls", "cutmix", "resizemix", "fmix", "mixup-bce",
+        "regmixup"]
 CLASSES = 10
-METRICS = ["accuracy", "confidence", "nll", "ece"]  # the columns of summary.csv, as burn-mixup's
+# The columns of summary.csv, as burn-mixup's.
+METRICS = ["accuracy", "confidence", "nll", "ece", "temperature", "confidence_scaled", "nll_scaled", "ece_scaled"]
 
 
 def load(path):
@@ -50,6 +56,18 @@ def balanced(labels, train, n):
     return chosen
 
 
+def held_out(labels, train, n):
+    """n images held out for the temperature (the example's rule): class c gives
+    n // 10 images (the first n % 10 classes one more), evenly spaced through its
+    list, image (2j + 1) * len // (2k); returns (the rest, the held-out images)."""
+    held = []
+    for c in range(CLASSES):
+        members = [i for i in train if labels[i] == c]
+        k = min(n // CLASSES + (c < n % CLASSES), len(members))
+        held += [members[(2 * j + 1) * len(members) // (2 * k)] for j in range(k)]
+    return [i for i in train if i not in held], held
+
+
 def standardised(pixels, indices, stats_of):
     values = pixels[stats_of] / 16.0
     mean, std = values.mean(), values.std(ddof=1)
@@ -61,16 +79,34 @@ def mlp():
 
 
 def ece(logits, labels, bins=15):
-    p = logits.softmax(1)
-    conf, pred = p.max(1)
-    hits = (pred == labels).double()
-    index = (conf.double() * bins).ceil().clamp(1, bins).long() - 1
-    gap = 0.0
-    for b in range(bins):
-        m = index == b
-        if m.any():
-            gap += abs(hits[m].sum().item() - conf.double()[m].sum().item())
-    return 100.0 * gap / len(labels)
+    from torchmetrics.functional.classification import multiclass_calibration_error
+
+    probs = logits.double().softmax(1)
+    return 100.0 * multiclass_calibration_error(probs, labels, num_classes=CLASSES, n_bins=bins).item()
+
+
+def fit_temperature(logits, labels):
+    """T minimising the NLL of held-out logits: L-BFGS on log T (a line search, so
+    no step size to tune), float64."""
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=1.0, max_iter=200, tolerance_grad=1e-12,
+                            tolerance_change=1e-15, line_search_fn="strong_wolfe")
+    z = logits.double()
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(z / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return log_t.exp().item()
+
+
+def metrics(out, labels):
+    acc = 100.0 * (out.argmax(1) == labels).double().mean().item()
+    conf = 100.0 * out.double().softmax(1).max(1).values.mean().item()
+    return acc, conf, F.cross_entropy(out.double(), labels).item(), ece(out, labels)
 
 
 def off_target_ce(logits, targets, eps=0.1):
@@ -110,7 +146,7 @@ def fmix(x, y, rng, alpha=1.0, decay=3.0):
     return x, y, y[perm], keep / (h * w)
 
 
-def run(arm, seed, xtr, ytr, xte, yte, epochs):
+def run(arm, seed, xtr, ytr, xca, yca, xte, yte, epochs):
     from timm.data import Mixup
     from timm.loss import BinaryCrossEntropy, SoftTargetCrossEntropy
 
@@ -136,7 +172,16 @@ def run(arm, seed, xtr, ytr, xte, yte, epochs):
         for i in range(0, len(ytr), 64):
             idx = order[i:i + 64]
             x, y = images[idx], ytr[idx]
-            if mixer is not None:
+            if arm == "regmixup":
+                # RegMixup (Pinto et al. 2022, models/regmixup.py): clean + mixed in one batch.
+                lam = rng.beta(20.0, 20.0)
+                perm = torch.randperm(len(x))
+                mixed = lam * x + (1 - lam) * x[perm]
+                out = model(torch.cat([x, mixed]).reshape(2 * len(x), 64))
+                clean, mix = out[:len(x)], out[len(x):]
+                loss = F.cross_entropy(clean, y) + 1.0 * (
+                    lam * F.cross_entropy(mix, y) + (1 - lam) * F.cross_entropy(mix, y[perm]))
+            elif mixer is not None:
                 x, q = mixer(x, y)
                 out = model(x.reshape(len(x), 64))
                 loss = bce(out, q) if arm == "mixup-bce" else soft_ce(out, q)
@@ -159,10 +204,11 @@ def run(arm, seed, xtr, ytr, xte, yte, epochs):
             opt.step()
         sched.step()
     with torch.no_grad():
-        out = model(xte)
-    acc = 100.0 * (out.argmax(1) == yte).double().mean().item()
-    conf = 100.0 * out.softmax(1).max(1).values.double().mean().item()
-    return acc, conf, F.cross_entropy(out, yte).item(), ece(out, yte), time.time() - started
+        out, held = model(xte), model(xca)
+    t = fit_temperature(held, yca)
+    acc, conf, nll, e = metrics(out, yte)
+    _, conf_t, nll_t, e_t = metrics(out.double() / t, yte)
+    return (acc, conf, nll, e, t, conf_t, nll_t, e_t), time.time() - started
 
 
 def mean_sd(values):
@@ -172,24 +218,35 @@ def mean_sd(values):
 
 
 def compare(burn_csv, summary):
-    """Both side by side, as the README shows them: the gaps are the difference of the
+    """Both side by side, as the example's README shows them: one table of the raw
+    test figures, one after temperature scaling. The gaps are the difference of the
     means in units of the pooled sd."""
     burn = {(r["arm"], int(r["train_size"])): r for r in csv.DictReader(open(burn_csv))}
-    print("| arm | train images | acc % | acc %, timm | gap | conf % | conf %, timm "
-          "| NLL | NLL, timm | ECE % | ECE %, timm | gap |")
-    print("|---" * 12 + "|")
-    for (arm, size), t in sorted(summary.items(), key=lambda item: -item[0][1]):
-        b = burn.get((arm, size))
-        if b is None:
-            continue
-        cells = []
-        for key, digits, gap in (("accuracy", 2, True), ("confidence", 2, False), ("nll", 3, False), ("ece", 2, True)):
-            bm, bs, tm, ts = float(b[f"{key}_mean"]), float(b[f"{key}_sd"]), t[key][0], t[key][1]
-            cells += [f"{bm:.{digits}f} ± {bs:.{digits}f}", f"{tm:.{digits}f} ± {ts:.{digits}f}"]
-            if gap:
-                pooled = math.sqrt((bs ** 2 + ts ** 2) / 2) or float("nan")
-                cells.append(f"{(bm - tm) / pooled:+.1f}".replace("-", "\u2212"))
-        print(f"| {arm} | {size} | " + " | ".join(cells) + " |")
+    tables = (
+        (("accuracy", "acc %", 2, True), ("confidence", "conf %", 2, False), ("nll", "NLL", 3, False),
+         ("ece", "ECE %", 2, True)),
+        (("temperature", "T", 2, False), ("confidence_scaled", "conf % at T", 2, False),
+         ("nll_scaled", "NLL at T", 3, False), ("ece_scaled", "ECE % at T", 2, True)),
+    )
+    for columns in tables:
+        header = ["arm", "train images"]
+        for _, name, _, gap in columns:
+            header += [name, f"{name}, torch"] + (["gap"] if gap else [])
+        print("| " + " | ".join(header) + " |")
+        print("|---" * len(header) + "|")
+        for (arm, size), t in sorted(summary.items(), key=lambda item: -item[0][1]):
+            b = burn.get((arm, size))
+            if b is None:
+                continue
+            cells = []
+            for key, _, digits, gap in columns:
+                bm, bs, tm, ts = float(b[f"{key}_mean"]), float(b[f"{key}_sd"]), t[key][0], t[key][1]
+                cells += [f"{bm:.{digits}f} ± {bs:.{digits}f}", f"{tm:.{digits}f} ± {ts:.{digits}f}"]
+                if gap:
+                    pooled = math.sqrt((bs ** 2 + ts ** 2) / 2) or float("nan")
+                    cells.append(f"{(bm - tm) / pooled:+.1f}".replace("-", "\u2212"))
+            print(f"| {arm} | {size} | " + " | ".join(cells) + " |")
+        print()
 
 
 def main():
@@ -197,6 +254,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--train-size", default="full,200")
+    parser.add_argument("--calibration-size", type=int, default=150)
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--out-dir", default="runs/digits-torch")
     parser.add_argument("--burn", help="burn-mixup's summary.csv, to print both side by side")
@@ -205,6 +263,7 @@ def main():
     pixels, labels = load(DATA)
     test = [i for i in range(len(labels)) if i % 4 == 3]
     train = [i for i in range(len(labels)) if i % 4 != 3]
+    train, calibration = held_out(labels, train, args.calibration_size)
     sizes = [len(train) if s == "full" else int(s) for s in args.train_size.split(",")]
     arms = [a for a in args.arms.split(",") if a]
     unknown = [a for a in arms if a not in ARMS]
@@ -216,24 +275,28 @@ def main():
         chosen = balanced(labels, train, size)
         xtr, ytr = standardised(pixels, chosen, chosen), torch.tensor(labels[chosen])
         xte, yte = standardised(pixels, test, chosen), torch.tensor(labels[test])
+        xca, yca = standardised(pixels, calibration, chosen), torch.tensor(labels[calibration])
         for arm in arms:
             results = []
             for seed in range(args.seeds):
-                acc, conf, nll, e, secs = run(arm, seed, xtr, ytr, xte, yte, args.epochs)
-                results.append((acc, conf, nll, e))
-                rows.append([arm, size, seed, acc, conf, nll, e, f"{secs:.3f}"])
-                print(f"{arm:<13} {size:>4} images, seed {seed}: acc {acc:6.2f}%  conf {conf:6.2f}%  NLL {nll:.3f}  ECE {e:5.2f}%  ({secs:.1f} s)", file=sys.stderr)
+                values, secs = run(arm, seed, xtr, ytr, xca, yca, xte, yte, args.epochs)
+                results.append(values)
+                rows.append([arm, size, seed, *values, f"{secs:.3f}"])
+                acc, conf, nll, e, t, _, _, e_t = values
+                print(f"{arm:<13} {size:>4} images, seed {seed}: acc {acc:6.2f}%  conf {conf:6.2f}%  NLL {nll:.3f}  "
+                      f"ECE {e:5.2f}%  T {t:.2f}: ECE {e_t:5.2f}%  ({secs:.1f} s)", file=sys.stderr)
             summary[(arm, size)] = {k: mean_sd([r[i] for r in results]) for i, k in enumerate(METRICS)}
     with open(os.path.join(args.out_dir, "runs.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["arm", "train_size", "seed", "accuracy_pct", "confidence_pct", "nll", "ece_pct", "seconds"])
+        w.writerow(["arm", "train_size", "seed", *METRICS, "seconds"])
         w.writerows(rows)
     with open(os.path.join(args.out_dir, "summary.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["arm", "train_size", "runs"] + [f"{k}_{s}" for k in METRICS for s in ("mean", "sd")])
         for (arm, size), s in summary.items():
             w.writerow([arm, size, args.seeds] + [v for k in METRICS for v in s[k]])
-    print(f"versions: torch {torch.__version__}, timm {__import__('timm').__version__}, numpy {np.__version__}", file=sys.stderr)
+    print(f"versions: torch {torch.__version__}, timm {__import__('timm').__version__}, "
+          f"torchmetrics {__import__('torchmetrics').__version__}, numpy {np.__version__}", file=sys.stderr)
     if args.burn:
         compare(args.burn, summary)
 

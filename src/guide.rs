@@ -6,6 +6,7 @@
 //! | [`manifold_mixup`] | replaying one draw on hidden activations |
 //! | [`resuming`] | exact resumption from a saved draw index; one stream per rank |
 //! | [`smoothing`] | the two label-smoothing conventions, reductions, class weights on mixed batches |
+//! | [`calibration`] | ECE, MCE, NLL, Brier and reliability diagrams; temperature scaling; RegMixup |
 //! | [`methods`] | every method and loss beside timm's and torchvision's names |
 //! | [`errors`] | typed errors and the `try_` twins |
 //!
@@ -31,6 +32,9 @@ pub mod resuming {}
 
 #[doc = include_str!("guide/smoothing.md")]
 pub mod smoothing {}
+
+#[doc = include_str!("guide/calibration.md")]
+pub mod calibration {}
 
 #[doc = include_str!("guide/methods.md")]
 pub mod methods {}

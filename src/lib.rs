@@ -66,6 +66,7 @@
 //! - [`guide::manifold_mixup`]: one draw replayed on hidden activations.
 //! - [`guide::resuming`]: exact resumption from a saved draw index; one stream per rank.
 //! - [`guide::smoothing`]: the two label-smoothing conventions and the reductions.
+//! - [`guide::calibration`]: measuring calibration, temperature scaling, RegMixup.
 //! - [`guide::methods`]: every method and loss beside timm's and torchvision's names.
 //! - [`guide::errors`]: typed errors and the `try_` twins.
 //! - [`MixConfig`](MixConfig#every-option-with-timms-and-torchvisions-names): every

@@ -20,24 +20,32 @@ use crate::model::ResNet;
 /// Bins of the diagram and of the ECE, as the training metric's.
 const BINS: usize = 15;
 
-/// Splits `train` into (the images to train on, `n` validation images): the
-/// validation images class by class in turn from the end of each class's list, the
-/// same for every seed, so that runs differing in anything else are calibrated on
-/// the same images. Nothing trains on them.
+/// Splits `train` into (the images to train on, `n` validation images): class `c`
+/// gives `n / 10` images (the first `n % 10` classes one more; a class with too few
+/// passes its share to the next), evenly spaced through its list, the same for every seed, so that runs differing in anything
+/// else are calibrated on the same images. Evenly spaced, not the last ones: a file
+/// in some order (by writer, say) would give a validation set unlike the test set.
+/// Nothing trains on them.
 pub fn hold_out(train: &CifarDataset, n: usize) -> (CifarDataset, CifarDataset) {
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); NUM_CLASSES];
     for (i, &label) in train.labels().iter().enumerate() {
         by_class[label as usize].push(i);
     }
-    let mut held = Vec::with_capacity(n);
-    while held.len() < n.min(train.labels().len()) {
-        for class in by_class.iter_mut() {
-            if held.len() < n
-                && let Some(i) = class.pop()
-            {
-                held.push(i);
+    // Quotas class by class in turn: n / 10 each (the first n % 10 one more), a
+    // class with too few images passing its share on, so exactly n are held out.
+    let mut quota = [0usize; NUM_CLASSES];
+    let mut left = n.min(train.labels().len());
+    while left > 0 {
+        for (c, list) in by_class.iter().enumerate() {
+            if left > 0 && quota[c] < list.len() {
+                quota[c] += 1;
+                left -= 1;
             }
         }
+    }
+    let mut held = Vec::with_capacity(n);
+    for (list, &k) in by_class.iter().zip(&quota) {
+        held.extend((0..k).map(|j| list[(2 * j + 1) * list.len() / (2 * k)]));
     }
     held.sort_unstable();
     let rest: Vec<usize> = (0..train.labels().len())
@@ -50,6 +58,7 @@ pub fn hold_out(train: &CifarDataset, n: usize) -> (CifarDataset, CifarDataset) 
 /// why there is none) and the test ECE and NLL before and after it.
 #[derive(Debug, Clone)]
 pub struct Calibrated {
+    pub validation_images: usize,
     pub temperature: Result<f64, CalibrationError>,
     pub ece: (f64, f64),
     pub nll: (f64, f64),
@@ -157,6 +166,7 @@ pub fn calibrate(
     })?;
     write_atomically(&path, svg.as_bytes()).map_err(|source| TrainError::Io { path, source })?;
     Ok(Calibrated {
+        validation_images,
         temperature: fit.map(|scaling| scaling.temperature()),
         ece: (before_bins.ece(), after_bins.ece()),
         nll: (before.nll(), after.nll()),
@@ -285,15 +295,17 @@ mod tests {
     use super::*;
     use crate::data::{RecordCount, SIDE};
 
-    /// The validation split: class by class from the end of each class's list, so
-    /// balanced, disjoint from the training images, the same on every call.
+    /// The validation split: evenly spaced through each class's list, so balanced,
+    /// disjoint from the training images, the same on every call.
     #[test]
     fn the_validation_split_is_balanced_disjoint_and_fixed() {
         let labels: Vec<u8> = (0..100).map(|i| (i * 7 % 10) as u8).collect();
         let bytes: Vec<u8> = labels
             .iter()
             .enumerate()
-            .flat_map(|(i, &l)| std::iter::once(l).chain(std::iter::repeat_n(i as u8, 3 * SIDE * SIDE)))
+            .flat_map(|(i, &l)| {
+                std::iter::once(l).chain(std::iter::repeat_n(i as u8, 3 * SIDE * SIDE))
+            })
             .collect();
         let set = CifarDataset::parse(&bytes, Path::new("generated"), RecordCount::Any).unwrap();
         let (train, validation) = hold_out(&set, 20);
@@ -304,21 +316,41 @@ mod tests {
         }
         assert_eq!(per_class, [2; NUM_CLASSES]);
         // Each image's bytes name it: none is in both splits, none is lost.
-        let mut ids: Vec<u8> = (0..80).map(|i| train.image(i)[0]).chain((0..20).map(|i| validation.image(i)[0])).collect();
+        let mut ids: Vec<u8> = (0..80)
+            .map(|i| train.image(i)[0])
+            .chain((0..20).map(|i| validation.image(i)[0]))
+            .collect();
         ids.sort_unstable();
         assert_eq!(ids, (0..100).collect::<Vec<u8>>());
-        // The last images of each class are the held-out ones (image 99 is class 3).
-        assert!((0..20).any(|i| validation.image(i)[0] == 99));
+        // Class 0 is images 0, 10, ..., 90: positions 2 and 7 of its list are held out.
+        let zeros: Vec<u8> = (0..20)
+            .map(|i| validation.image(i)[0])
+            .filter(|id| id % 10 == 0)
+            .collect();
+        assert_eq!(zeros, [20, 70]);
         assert_eq!(hold_out(&set, 20).1.labels(), validation.labels());
         assert_eq!(hold_out(&set, 0).0.len(), 100);
+        // A class with too few images passes its share on: still exactly n held out.
+        let lopsided: Vec<u8> = (0..30u8)
+            .flat_map(|i| {
+                std::iter::once(u8::from(i >= 2)).chain(std::iter::repeat_n(i, 3 * SIDE * SIDE))
+            })
+            .collect();
+        let set = CifarDataset::parse(&lopsided, Path::new("generated"), RecordCount::Any).unwrap();
+        let (train, validation) = hold_out(&set, 10);
+        assert_eq!((train.len(), validation.len()), (20, 10));
     }
 
     #[test]
     fn the_diagram_draws_both_panels_or_says_why_there_is_no_temperature() {
-        let p = Predictions::from_logits(&[2.0f32, 0.0, 0.0, 1.0, 3.0, 0.0], 2, &[0, 0, 0]).unwrap();
+        let p =
+            Predictions::from_logits(&[2.0f32, 0.0, 0.0, 1.0, 3.0, 0.0], 2, &[0, 0, 0]).unwrap();
         let r = p.reliability(BINS, Binning::EqualWidth).unwrap();
         let svg = diagram(&r, &r, Some(1.25)).unwrap();
-        assert!(svg.contains("Test, raw logits: ECE") && svg.contains("T = 1.250"), "{svg}");
+        assert!(
+            svg.contains("Test, raw logits: ECE") && svg.contains("T = 1.250"),
+            "{svg}"
+        );
         let svg = diagram(&r, &r, None).unwrap();
         assert!(svg.contains("No temperature: see calibration.json"));
     }

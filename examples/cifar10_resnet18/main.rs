@@ -315,7 +315,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
             if let Some(last) = last {
                 eprintln!("done: test accuracy {:.2}%", last.test_accuracy);
             }
-            if validation.len() > 0 {
+            if !validation.is_empty() {
                 let batch = config.batch_size.max(256);
                 let c = calibrate::calibrate(
                     &trained.model.net,
@@ -325,7 +325,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
                     batch,
                     &dir,
                 )?;
-                let held = config.val_size.unwrap_or(0);
+                let held = c.validation_images;
                 match c.temperature {
                     Ok(t) => eprintln!(
                         "temperature {t:.3} (fitted on {held} held-out images): test ECE {:.2}% -> {:.2}%, NLL {:.4} -> {:.4}; calibration.json, reliability.svg",

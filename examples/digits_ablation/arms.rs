@@ -1,11 +1,13 @@
 //! The arms of the ablation: what each mixes and which loss it trains with, with the
 //! papers' settings (Mixup's and CutMix's alpha 1 as on CIFAR, ResizeMix's scale
-//! (0.1, 0.8), FMix's alpha 1 and decay 3, smoothing 0.1).
+//! (0.1, 0.8), FMix's alpha 1 and decay 3, smoothing 0.1, RegMixup's alpha 20 and
+//! eta 1 as on CIFAR-10).
 
 use burn::tensor::{Device, Tensor};
 use burn_mixup::{
     BinaryCrossEntropy, BinaryCrossEntropyConfig, LabelSmoothingCrossEntropy,
-    LabelSmoothingCrossEntropyConfig, LossError, MixConfig, MixedBatch, SmoothingConvention,
+    LabelSmoothingCrossEntropyConfig, LossError, MixConfig, MixedBatch, RegMixupBatch,
+    SmoothingConvention,
 };
 
 /// The training loss of an arm.
@@ -24,12 +26,15 @@ pub enum Loss {
     Bce,
 }
 
-/// One arm: a name (as `--arms` takes it), what it mixes, its loss.
+/// One arm: a name (as `--arms` takes it), what it mixes, its loss, and for
+/// RegMixup the weight `eta` of the mixed term (each step then trains on the clean
+/// batch and its mixed copy).
 #[derive(Debug, Clone)]
 pub struct Arm {
     pub name: &'static str,
     pub mixing: MixConfig,
     pub loss: Loss,
+    pub regmixup_eta: Option<f64>,
 }
 
 const PLAIN: Loss = Loss::CrossEntropy {
@@ -46,7 +51,12 @@ fn smoothed(convention: SmoothingConvention) -> Loss {
 
 /// Every arm, in the order the tables show them.
 pub fn all() -> Vec<Arm> {
-    let arm = |name, mixing, loss| Arm { name, mixing, loss };
+    let arm = |name, mixing, loss| Arm {
+        name,
+        mixing,
+        loss,
+        regmixup_eta: None,
+    };
     vec![
         arm("erm", MixConfig::mixup(0.0), PLAIN),
         arm("mixup", MixConfig::mixup(1.0), PLAIN),
@@ -69,6 +79,10 @@ pub fn all() -> Vec<Arm> {
         arm("resizemix", MixConfig::resizemix(0.1, 0.8), PLAIN),
         arm("fmix", MixConfig::fmix(1.0, 3.0), PLAIN),
         arm("mixup-bce", MixConfig::mixup(1.0), Loss::Bce),
+        Arm {
+            regmixup_eta: Some(1.0),
+            ..arm("regmixup", MixConfig::mixup(20.0), PLAIN)
+        },
     ]
 }
 
@@ -125,6 +139,16 @@ impl Criterion {
         })
     }
 
+    /// RegMixup's loss: the clean rows' cross-entropy plus eta times the mixup
+    /// criterion of the mixed rows.
+    pub fn regmixup_loss(
+        &self,
+        logits: Tensor<2>,
+        batch: &RegMixupBatch<4>,
+    ) -> Result<Tensor<1>, LossError> {
+        batch.try_loss(logits, &self.cross_entropy)
+    }
+
     /// The loss of `logits` on the mixed batch (one pass, closed form).
     pub fn loss(&self, logits: Tensor<2>, batch: &MixedBatch<4>) -> Result<Tensor<1>, LossError> {
         match &self.bce {
@@ -142,10 +166,10 @@ mod tests {
     fn arms_are_selected_by_name_in_order() {
         let names = |arms: Vec<Arm>| arms.iter().map(|a| a.name).collect::<Vec<_>>();
         assert_eq!(names(select("fmix, erm").unwrap()), ["fmix", "erm"]);
-        assert_eq!(all().len(), 9);
+        assert_eq!(all().len(), 10);
         let error = select("erm,mixupp").unwrap_err();
         assert!(
-            error.contains("\"mixupp\"") && error.contains("mixup-bce"),
+            error.contains("\"mixupp\"") && error.contains("regmixup"),
             "{error}"
         );
         for arm in all() {

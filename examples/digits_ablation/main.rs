@@ -6,8 +6,9 @@
 //! cargo run --release --example digits_ablation -- --arms erm,mixup-ls --seeds 3
 //! ```
 //!
-//! Prints a table of test accuracy, NLL and 15-bin ECE (mean ± sd over seeds), and
-//! writes `runs.csv`, `summary.csv` and `ablation.svg` to `--out-dir`. Files:
+//! Prints a table of test accuracy, confidence, NLL and 15-bin ECE (mean ± sd over
+//! seeds), before and after temperature scaling fitted on held-out training images,
+//! and writes `runs.csv`, `summary.csv` and `ablation.svg` to `--out-dir`. Files:
 //! `data.rs` (reader, split, batcher), `model.rs` (MLP), `arms.rs` (what each arm
 //! mixes and its loss), `train.rs` (one run), `report.rs` (tables, picture).
 
@@ -29,7 +30,7 @@ use thiserror::Error;
 use crate::arms::Arm;
 use crate::data::{DATA_FILE, DigitSet, Digits, DigitsError};
 use crate::report::Row;
-use crate::train::{Recipe, RunError};
+use crate::train::{Recipe, RunError, Splits};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum BackendArg {
@@ -40,12 +41,14 @@ enum BackendArg {
 }
 
 /// Train every arm (ERM, Mixup, label smoothing in both conventions, Mixup +
-/// smoothing, CutMix, ResizeMix, FMix, Mixup + BCE) on the UCI digits with several
-/// seeds and two training-set sizes; print and write test accuracy, NLL and ECE.
+/// smoothing, CutMix, ResizeMix, FMix, Mixup + BCE, RegMixup) on the UCI digits with
+/// several seeds and two training-set sizes; print and write test accuracy, NLL and
+/// ECE, before and after temperature scaling.
 ///
 /// Recipe (every arm): MLP 64-128-128-10, SGD lr 0.1, momentum 0.9, weight decay
 /// 5e-4, batch 64, lr / 10 at half and three quarters of the epochs. Split: image i
-/// (file order) is a test image when i % 4 == 3 (449), else a training image (1,348).
+/// (file order) is a test image when i % 4 == 3 (449), else a training image (1,348);
+/// of those, --calibration-size (150) are held out to fit the temperature.
 #[derive(Debug, Parser)]
 #[command(about, long_about)]
 struct Cli {
@@ -55,12 +58,16 @@ struct Cli {
     /// Training epochs per run.
     #[arg(long, default_value_t = 30)]
     epochs: usize,
-    /// Training-set sizes, comma separated: `full` (1,348 images) or a number of
-    /// images, taken class by class in turn.
+    /// Training-set sizes, comma separated: `full` (every training image not held
+    /// out: 1,198) or a number of images, taken class by class in turn.
     #[arg(long, value_delimiter = ',', default_value = "full,200")]
     train_size: Vec<String>,
+    /// Training images held out (class by class) to fit the temperature; no run
+    /// trains on them.
+    #[arg(long, default_value_t = 150)]
+    calibration_size: usize,
     /// Arms, comma separated [default: all]: erm, mixup, ls-uniform, ls-off-target,
-    /// mixup-ls, cutmix, resizemix, fmix, mixup-bce.
+    /// mixup-ls, cutmix, resizemix, fmix, mixup-bce, regmixup.
     #[arg(long)]
     arms: Option<String>,
     /// Where runs.csv, summary.csv and ablation.svg go.
@@ -108,20 +115,18 @@ fn sizes(list: &[String], available: usize) -> Result<Vec<usize>, AblationError>
                 Ok(n) if (10..=available).contains(&n) => Ok(n),
                 _ => Err(AblationError::Flag {
                     flag: "train-size",
-                    expected: "`full` or a number of images from 10 to 1348",
-                    value: text.clone(),
+                    expected: "`full` or a number of images from 10 to the training images not held out",
+                    value: format!("{text} (with {available} training images not held out)"),
                 }),
             },
         })
         .collect()
 }
 
-/// One training-set size: its training images and the test images, both
-/// standardised with the training images' statistics.
+/// One training-set size and its images.
 struct Sets {
     size: usize,
-    train: DigitSet,
-    test: DigitSet,
+    splits: Splits,
 }
 
 /// Every (arm, seed) run on `sets`, on `threads` threads; rows in job order.
@@ -146,7 +151,7 @@ fn run_all(
                     let Some((arm, seed)) = jobs.get(job) else {
                         break;
                     };
-                    let result = train::run(arm, *seed, &sets.train, &sets.test, recipe, device)
+                    let result = train::run(arm, *seed, &sets.splits, recipe, device)
                         .map(|outcome| Row {
                             arm: arm.name,
                             train_size: sets.size,
@@ -156,7 +161,7 @@ fn run_all(
                     let finished = done.fetch_add(1, Ordering::SeqCst) + 1;
                     match &result {
                         Ok(row) => eprintln!(
-                            "[{finished:>3}/{}] {:<13} {:>4} images, seed {}: acc {:6.2}%  conf {:6.2}%  NLL {:.3}  ECE {:5.2}%  ({:.1} s)",
+                            "[{finished:>3}/{}] {:<13} {:>4} images, seed {}: acc {:6.2}%  conf {:6.2}%  NLL {:.3}  ECE {:5.2}%  T {:.2}: ECE {:5.2}%  ({:.1} s)",
                             total.1,
                             row.arm,
                             row.train_size,
@@ -165,6 +170,8 @@ fn run_all(
                             row.outcome.confidence,
                             row.outcome.nll,
                             row.outcome.ece,
+                            row.outcome.temperature,
+                            row.outcome.ece_scaled,
                             row.outcome.seconds
                         ),
                         Err(_) => failed.store(true, Ordering::SeqCst),
@@ -213,6 +220,14 @@ fn run(cli: Cli) -> Result<(), AblationError> {
     }
     let digits = Digits::read(&cli.data)?;
     let (train, test) = digits.split();
+    if !(10..=train.len() / 2).contains(&cli.calibration_size) {
+        return flag(
+            "calibration-size",
+            "from 10 to half the 1,348 training images",
+            cli.calibration_size.to_string(),
+        );
+    }
+    let (train, calibration) = digits.held_out(&train, cli.calibration_size);
     let sizes = sizes(&cli.train_size, train.len())?;
     // Refuse a folder that cannot take the results before training, not after.
     std::fs::create_dir_all(&cli.out_dir)
@@ -231,9 +246,10 @@ fn run(cli: Cli) -> Result<(), AblationError> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let recipe = Recipe::new(cli.epochs);
     eprintln!(
-        "{} arms x {} seeds x training sizes {sizes:?} ({} test images), {} epochs, {threads} threads, {:?}",
+        "{} arms x {} seeds x training sizes {sizes:?} ({} held out for the temperature, {} test images), {} epochs, {threads} threads, {:?}",
         arms.len(),
         cli.seeds,
+        calibration.len(),
         test.len(),
         cli.epochs,
         cli.backend
@@ -248,8 +264,11 @@ fn run(cli: Cli) -> Result<(), AblationError> {
         let chosen = digits.balanced(&train, size);
         let sets = Sets {
             size,
-            train: DigitSet(digits.standardised(&chosen, &chosen)),
-            test: DigitSet(digits.standardised(&test, &chosen)),
+            splits: Splits {
+                train: DigitSet(digits.standardised(&chosen, &chosen)),
+                calibration: DigitSet(digits.standardised(&calibration, &chosen)),
+                test: DigitSet(digits.standardised(&test, &chosen)),
+            },
         };
         rows.extend(run_all(
             &jobs,
@@ -302,24 +321,27 @@ mod tests {
     fn mixup_with_smoothing_learns_the_digits() {
         let digits = Digits::read(std::path::Path::new(DATA_FILE)).unwrap();
         let (train, test) = digits.split();
-        let train_set = DigitSet(digits.standardised(&train, &train));
-        let test_set = DigitSet(digits.standardised(&test, &train));
+        let (train, calibration) = digits.held_out(&train, 150);
+        let splits = Splits {
+            train: DigitSet(digits.standardised(&train, &train)),
+            calibration: DigitSet(digits.standardised(&calibration, &train)),
+            test: DigitSet(digits.standardised(&test, &train)),
+        };
         let arm = arms::select("mixup-ls").unwrap().remove(0);
-        let outcome = train::run(
-            &arm,
-            0,
-            &train_set,
-            &test_set,
-            &Recipe::new(15),
-            &Device::flex(),
-        )
-        .unwrap();
+        let outcome = train::run(&arm, 0, &splits, &Recipe::new(15), &Device::flex()).unwrap();
         println!("mixup-ls, seed 0, 15 epochs: {outcome:?}");
         assert!(outcome.accuracy >= 95.0, "{outcome:?}");
         assert!(
             outcome.nll.is_finite()
                 && (0.0..=100.0).contains(&outcome.ece)
                 && (10.0..=100.0).contains(&outcome.confidence),
+            "{outcome:?}"
+        );
+        // Mixup + smoothing leaves the model under-confident: the temperature that
+        // repairs it is below 1, and it lowers the test NLL and ECE.
+        assert!(outcome.temperature < 1.0, "{outcome:?}");
+        assert!(
+            outcome.nll_scaled < outcome.nll && outcome.ece_scaled < outcome.ece,
             "{outcome:?}"
         );
     }
@@ -352,10 +374,10 @@ mod tests {
     fn sizes_are_checked() {
         let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            sizes(&list(&["full", "200"]), 1348).unwrap(),
-            vec![1348, 200]
+            sizes(&list(&["full", "200"]), 1198).unwrap(),
+            vec![1198, 200]
         );
-        let error = sizes(&list(&["5000"]), 1348).unwrap_err().to_string();
+        let error = sizes(&list(&["5000"]), 1198).unwrap_err().to_string();
         assert!(
             error.contains("train-size") && error.contains("5000"),
             "{error}"

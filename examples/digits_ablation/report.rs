@@ -30,24 +30,40 @@ pub fn mean_sd(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// The runs of one arm at one training size, summarised.
+/// What each run reports, in the order of the CSV columns and the table: the
+/// column name, the table header, decimals, and the value of a run.
+pub const METRICS: [(&str, &str, usize, fn(&Outcome) -> f64); 8] = [
+    ("accuracy", "acc %", 2, |o| o.accuracy),
+    ("confidence", "conf %", 2, |o| o.confidence),
+    ("nll", "NLL", 3, |o| o.nll),
+    ("ece", "ECE %", 2, |o| o.ece),
+    ("temperature", "T", 2, |o| o.temperature),
+    ("confidence_scaled", "conf % at T", 2, |o| {
+        o.confidence_scaled
+    }),
+    ("nll_scaled", "NLL at T", 3, |o| o.nll_scaled),
+    ("ece_scaled", "ECE % at T", 2, |o| o.ece_scaled),
+];
+
+/// The runs of one arm at one training size, summarised: (mean, sd) of each of
+/// [`METRICS`], and of the seconds a run took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub arm: &'static str,
     pub train_size: usize,
     pub runs: usize,
-    /// (mean, sd) of accuracy %, mean confidence %, NLL, ECE %.
-    pub accuracy: (f64, f64),
-    pub confidence: (f64, f64),
-    pub nll: (f64, f64),
-    pub ece: (f64, f64),
+    pub metrics: [(f64, f64); 8],
+    pub seconds: (f64, f64),
 }
 
 impl Summary {
-    /// The four metrics in the order of the CSV columns and the table: accuracy,
-    /// confidence, NLL, ECE.
-    fn metrics(&self) -> [(f64, f64); 4] {
-        [self.accuracy, self.confidence, self.nll, self.ece]
+    /// The (mean, sd) of the metric named `key` in [`METRICS`].
+    pub fn get(&self, key: &str) -> (f64, f64) {
+        let index = METRICS
+            .iter()
+            .position(|m| m.0 == key)
+            .expect("a metric of METRICS");
+        self.metrics[index]
     }
 }
 
@@ -71,10 +87,8 @@ pub fn summarise(rows: &[Row]) -> Vec<Summary> {
                 arm,
                 train_size,
                 runs: of(|o| o.accuracy).len(),
-                accuracy: mean_sd(&of(|o| o.accuracy)),
-                confidence: mean_sd(&of(|o| o.confidence)),
-                nll: mean_sd(&of(|o| o.nll)),
-                ece: mean_sd(&of(|o| o.ece)),
+                metrics: METRICS.map(|(.., pick)| mean_sd(&of(pick))),
+                seconds: mean_sd(&of(|o| o.seconds)),
             }
         })
         .collect()
@@ -99,26 +113,30 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 pub fn runs_csv(rows: &[Row]) -> String {
-    let mut csv =
-        String::from("arm,train_size,seed,accuracy_pct,confidence_pct,nll,ece_pct,seconds\n");
+    let mut csv = String::from("arm,train_size,seed");
+    for (key, ..) in METRICS {
+        csv += &format!(",{key}");
+    }
+    csv += ",seconds\n";
     for r in rows {
-        let o = &r.outcome;
-        csv += &format!(
-            "{},{},{},{},{},{},{},{:.3}\n",
-            r.arm, r.train_size, r.seed, o.accuracy, o.confidence, o.nll, o.ece, o.seconds
-        );
+        csv += &format!("{},{},{}", r.arm, r.train_size, r.seed);
+        for (.., pick) in METRICS {
+            csv += &format!(",{}", pick(&r.outcome));
+        }
+        csv += &format!(",{:.3}\n", r.outcome.seconds);
     }
     csv
 }
 
 pub fn summary_csv(summaries: &[Summary]) -> String {
-    let mut csv = String::from(
-        "arm,train_size,runs,accuracy_mean,accuracy_sd,confidence_mean,confidence_sd,\
-         nll_mean,nll_sd,ece_mean,ece_sd\n",
-    );
+    let mut csv = String::from("arm,train_size,runs");
+    for (key, ..) in METRICS {
+        csv += &format!(",{key}_mean,{key}_sd");
+    }
+    csv += ",seconds_mean,seconds_sd\n";
     for s in summaries {
         csv += &format!("{},{},{}", s.arm, s.train_size, s.runs);
-        for (mean, sd) in s.metrics() {
+        for (mean, sd) in s.metrics.iter().chain([&s.seconds]) {
             csv += &format!(",{mean},{sd}");
         }
         csv += "\n";
@@ -146,9 +164,11 @@ pub fn table(summaries: &[Summary]) -> String {
     let (arms, sizes) = arms_and_sizes(summaries);
     let mut out = String::from("| arm |");
     for size in &sizes {
-        out += &format!(" acc % ({size}) | conf % ({size}) | NLL ({size}) | ECE % ({size}) |");
+        for (_, header, ..) in METRICS {
+            out += &format!(" {header} ({size}) |");
+        }
     }
-    out += &format!("\n|---|{}\n", "---|---|---|---|".repeat(sizes.len()));
+    out += &format!("\n|---|{}\n", "---|".repeat(METRICS.len() * sizes.len()));
     for arm in arms {
         out += &format!("| {arm} |");
         for size in &sizes {
@@ -157,7 +177,7 @@ pub fn table(summaries: &[Summary]) -> String {
                 .find(|s| s.arm == arm && s.train_size == *size)
             {
                 Some(s) => {
-                    for ((mean, sd), decimals) in s.metrics().into_iter().zip([2, 2, 3, 2]) {
+                    for ((mean, sd), (_, _, decimals, _)) in s.metrics.into_iter().zip(METRICS) {
                         // One seed has no spread to show: "± 0.00" would claim one.
                         match s.runs {
                             1 => out += &format!(" {mean:.decimals$} |"),
@@ -165,7 +185,7 @@ pub fn table(summaries: &[Summary]) -> String {
                         }
                     }
                 }
-                None => out += " | | | |",
+                None => out += &" |".repeat(METRICS.len()),
             }
         }
         out += "\n";
@@ -179,15 +199,15 @@ const COLORS: [RGBColor; 3] = [
     RGBColor(44, 160, 44),
 ];
 
-/// The picture: three panels (accuracy, NLL, ECE), arms along x, one bar and
-/// error bar per training size.
+/// The picture: four panels (accuracy, NLL, ECE, ECE after temperature scaling),
+/// arms along x, one bar and error bar per training size.
 pub fn picture(summaries: &[Summary]) -> Result<String, String> {
     let (arms, sizes) = arms_and_sizes(summaries);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (1200, 1190)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (1300, 1560)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        // One legend for the three panels, above them, where it covers no bar.
+        // One legend for the four panels, above them, where it covers no bar.
         let (top, panels_area) = root.split_vertically(40);
         for (k, size) in sizes.iter().enumerate() {
             let x = 420 + 260 * k as i32;
@@ -202,12 +222,15 @@ pub fn picture(summaries: &[Summary]) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         }
         type Pick = fn(&Summary) -> (f64, f64);
-        let panels: [(&str, Pick); 3] = [
-            ("Test accuracy (%)", |s| s.accuracy),
-            ("Test NLL", |s| s.nll),
-            ("Test ECE, 15 bins (%)", |s| s.ece),
+        let panels: [(&str, Pick); 4] = [
+            ("Test accuracy (%)", |s| s.get("accuracy")),
+            ("Test NLL", |s| s.get("nll")),
+            ("Test ECE, 15 bins (%)", |s| s.get("ece")),
+            ("Test ECE after temperature scaling (%)", |s| {
+                s.get("ece_scaled")
+            }),
         ];
-        for (area, (title, pick)) in panels_area.split_evenly((3, 1)).iter().zip(panels) {
+        for (area, (title, pick)) in panels_area.split_evenly((4, 1)).iter().zip(panels) {
             let low = summaries
                 .iter()
                 .map(|s| pick(s).0 - pick(s).1)
@@ -302,6 +325,10 @@ mod tests {
                 confidence: 90.0,
                 nll: accuracy / 100.0,
                 ece: 5.0,
+                temperature: 1.5,
+                confidence_scaled: 85.0,
+                nll_scaled: accuracy / 200.0,
+                ece_scaled: 2.0,
                 seconds: 0.1,
             },
         }
@@ -319,7 +346,11 @@ mod tests {
         ];
         let summaries = summarise(&rows);
         assert_eq!(summaries.len(), 3);
-        assert_eq!(summaries[0].accuracy, (98.0, 2f64.sqrt()));
+        assert_eq!(summaries[0].get("accuracy"), (98.0, 2f64.sqrt()));
+        assert_eq!(
+            summaries[0].get("nll_scaled"),
+            mean_sd(&[97.0 / 200.0, 99.0 / 200.0])
+        );
         assert_eq!(summaries[0].runs, 2);
         let table = table(&summaries);
         assert!(table.contains("| erm | 98.00 ± 1.41 |"), "{table}");
@@ -334,6 +365,7 @@ mod tests {
             "Test accuracy",
             "Test NLL",
             "Test ECE",
+            "after temperature scaling",
             "erm",
             "mixup",
             "1348 training images",

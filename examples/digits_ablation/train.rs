@@ -1,33 +1,42 @@
 //! One run of one arm: a short training loop through the crate's public API, as a
 //! user writes it (`MixupBatcher` in a `DataLoaderBuilder`, the one-pass mixed
-//! loss, Burn's SGD, the crate's `MultiStepLrScheduler`), then the test metrics.
+//! loss or RegMixup's, Burn's SGD, the crate's `MultiStepLrScheduler`), then the
+//! test metrics before and after temperature scaling fitted on held-out images.
 //!
-//! A loop rather than burn-train: a default ablation is 90 runs of a few hundred
+//! A loop rather than burn-train: a default ablation is 200 runs of a few hundred
 //! steps, where burn-train's per-run machinery (event threads, renderers, a folder
 //! of logs per run) would cost more than the training and leave thousands of files;
 //! the loop is the same steps burn-train takes (the CIFAR-10 example shows that side).
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use burn::data::dataloader::DataLoaderBuilder;
-use burn::data::dataloader::Progress;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::lr_scheduler::LrScheduler;
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
-use burn::tensor::Device;
-use burn::tensor::activation::softmax;
-use burn::train::metric::{Metric, MetricMetadata, Numeric};
+use burn::tensor::{Device, Tensor};
 use burn_mixup::{
-    CalibrationErrorMetric, CalibrationInput, MixupBatcher, MultiStepLrSchedulerConfig,
+    Binning, CalibrationError, MixedBatch, MixupBatcher, MultiStepLrSchedulerConfig, Predictions,
+    RegMixupBatch, TemperatureScaling,
 };
 use thiserror::Error;
 
 use crate::arms::{Arm, Criterion};
 use crate::data::{CLASSES, DigitBatcher, DigitSet};
-use crate::model::MlpConfig;
+use crate::model::{Mlp, MlpConfig};
+
+/// The images of one training size: what the runs train on, the held-out images
+/// that fit the temperature, and the test images; all standardised with the
+/// training images' statistics.
+pub struct Splits {
+    pub train: DigitSet,
+    pub calibration: DigitSet,
+    pub test: DigitSet,
+}
 
 /// The recipe every arm trains with.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +73,13 @@ pub struct Outcome {
     pub nll: f64,
     /// 15-bin expected calibration error, percent.
     pub ece: f64,
+    /// The temperature fitted on the held-out images, and the test confidence
+    /// (percent), NLL and ECE (percent) of the logits divided by it. Accuracy does
+    /// not change: scaling keeps every prediction.
+    pub temperature: f64,
+    pub confidence_scaled: f64,
+    pub nll_scaled: f64,
+    pub ece_scaled: f64,
     pub seconds: f64,
 }
 
@@ -89,30 +105,105 @@ pub enum RunError {
         lr: f64,
         loss: f32,
     },
-    #[error("reading the test metrics failed: {0}")]
-    Read(String),
+    #[error("arm {arm}, seed {seed}: {source}")]
+    Calibration {
+        arm: &'static str,
+        seed: u64,
+        #[source]
+        source: CalibrationError,
+    },
 }
 
-/// Trains `arm` from `seed` on `train` and measures it on `test`.
+/// Trains `arm` from `seed` on `splits.train`, fits the temperature on
+/// `splits.calibration` and measures both on `splits.test`.
 pub fn run(
     arm: &Arm,
     seed: u64,
-    train: &DigitSet,
-    test: &DigitSet,
+    splits: &Splits,
     recipe: &Recipe,
     device: &Device,
 ) -> Result<Outcome, RunError> {
     let started = Instant::now();
     let autodiff = device.clone().autodiff();
     let mixer = arm.mixing.clone().with_seed(Some(seed)).init()?;
-    let loader =
-        DataLoaderBuilder::new(MixupBatcher::new(DigitBatcher, mixer).with_num_classes(CLASSES))
-            .batch_size(recipe.batch_size)
-            .shuffle(seed)
-            .set_device(autodiff.clone())
-            .build(train.clone());
+    let batcher = MixupBatcher::new(DigitBatcher, mixer).with_num_classes(CLASSES);
     let criterion = Criterion::new(arm.loss, &autodiff)?;
-    let mut model = MlpConfig::new().init(seed, &autodiff);
+    let model = MlpConfig::new().init(seed, &autodiff);
+    let model = match arm.regmixup_eta {
+        None => train(
+            loader(batcher, seed, recipe, &autodiff, splits),
+            model,
+            |model: &Mlp, batch: MixedBatch<4>| {
+                criterion.loss(model.forward(batch.inputs().clone()), &batch)
+            },
+            (arm, seed, recipe, splits.train.0.len()),
+        )?,
+        Some(eta) => train(
+            loader(batcher.regmixup(eta)?, seed, recipe, &autodiff, splits),
+            model,
+            |model: &Mlp, batch: RegMixupBatch<4>| {
+                criterion.regmixup_loss(model.forward(batch.inputs().clone()), &batch)
+            },
+            (arm, seed, recipe, splits.train.0.len()),
+        )?,
+    };
+    let model = model.valid();
+    let calibration = |source| RunError::Calibration {
+        arm: arm.name,
+        seed,
+        source,
+    };
+    let (z, y) = DigitBatcher.batch(splits.calibration.0.clone(), device);
+    let scaling = TemperatureScaling::fit_tensors(model.forward(z), y).map_err(calibration)?;
+    let (z, y) = DigitBatcher.batch(splits.test.0.clone(), device);
+    let logits = model.forward(z);
+    let before = Predictions::from_tensors(logits.clone(), y.clone()).map_err(calibration)?;
+    let after = Predictions::from_tensors(scaling.apply(logits), y).map_err(calibration)?;
+    let ece = |p: &Predictions| {
+        p.reliability(15, Binning::EqualWidth)
+            .map(|r| 100.0 * r.ece())
+    };
+    Ok(Outcome {
+        accuracy: 100.0 * before.accuracy(),
+        confidence: 100.0 * before.mean_confidence(),
+        nll: before.nll(),
+        ece: ece(&before).map_err(calibration)?,
+        temperature: scaling.temperature(),
+        confidence_scaled: 100.0 * after.mean_confidence(),
+        nll_scaled: after.nll(),
+        ece_scaled: ece(&after).map_err(calibration)?,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The training loader of a run: shuffled with the run's seed, on the autodiff
+/// device, one batcher kind or the other.
+fn loader<B, O>(
+    batcher: B,
+    seed: u64,
+    recipe: &Recipe,
+    device: &Device,
+    splits: &Splits,
+) -> Arc<dyn DataLoader<O>>
+where
+    B: Batcher<([f32; crate::data::PIXELS], u8), O> + 'static,
+    O: Send + Clone + std::fmt::Debug + 'static,
+{
+    DataLoaderBuilder::new(batcher)
+        .batch_size(recipe.batch_size)
+        .shuffle(seed)
+        .set_device(device.clone())
+        .build(splits.train.clone())
+}
+
+/// The training loop, for any batch kind: `loss_of` runs the model on a batch and
+/// returns its loss.
+fn train<O>(
+    loader: Arc<dyn DataLoader<O>>,
+    mut model: Mlp,
+    loss_of: impl Fn(&Mlp, O) -> Result<Tensor<1>, burn_mixup::LossError>,
+    (arm, seed, recipe, train_size): (&Arm, u64, &Recipe, usize),
+) -> Result<Mlp, RunError> {
     let mut optimizer = SgdConfig::new()
         .with_momentum(Some(MomentumConfig {
             momentum: recipe.momentum,
@@ -123,13 +214,12 @@ pub fn run(
         .init();
     let mut schedule =
         MultiStepLrSchedulerConfig::new(recipe.lr, vec![recipe.epochs / 2, recipe.epochs * 3 / 4])
-            .with_iterations_per_epoch(train.0.len().div_ceil(recipe.batch_size))
+            .with_iterations_per_epoch(train_size.div_ceil(recipe.batch_size))
             .init()?;
     for epoch in 0..recipe.epochs {
         for (iteration, batch) in loader.iter().enumerate() {
             let batch = batch.map_err(|e| RunError::Data(e.to_string()))?;
-            let logits = model.forward(batch.inputs().clone());
-            let loss = criterion.loss(logits, &batch)?;
+            let loss = loss_of(&model, batch)?;
             let lr = schedule.step();
             // A diverged run is an error, never a row of numbers.
             let value = loss.clone().into_scalar::<f32>();
@@ -147,60 +237,5 @@ pub fn run(
             model = optimizer.step(lr, model, grads);
         }
     }
-    let (accuracy, confidence, nll, ece) = evaluate(&model.valid(), test, device)?;
-    Ok(Outcome {
-        accuracy,
-        confidence,
-        nll,
-        ece,
-        seconds: started.elapsed().as_secs_f64(),
-    })
-}
-
-/// Accuracy (%), mean confidence (%), NLL and ECE (%) of `model` on `test`, in one
-/// batch.
-fn evaluate(
-    model: &crate::model::Mlp,
-    test: &DigitSet,
-    device: &Device,
-) -> Result<(f64, f64, f64, f64), RunError> {
-    use burn::data::dataloader::batcher::Batcher;
-    let read = |e: burn::tensor::TensorReadError| RunError::Read(e.to_string());
-    let (images, labels) = DigitBatcher.batch(test.0.clone(), device);
-    let logits = model.forward(images);
-    let [count, _] = logits.dims();
-    let hits = logits
-        .clone()
-        .argmax(1)
-        .reshape([count])
-        .equal(labels.clone())
-        .int()
-        .sum()
-        .try_into_scalar::<i64>()
-        .map_err(read)?;
-    let confidence = softmax(logits.clone(), 1)
-        .max_dim(1)
-        .mean()
-        .try_into_scalar::<f64>()
-        .map_err(read)?;
-    let nll = CrossEntropyLossConfig::new()
-        .init(device)
-        .forward(logits.clone(), labels.clone())
-        .try_into_scalar::<f64>()
-        .map_err(read)?;
-    let mut ece = CalibrationErrorMetric::new();
-    let metadata = MetricMetadata {
-        progress: Progress::new(count, count, None),
-        iteration: None,
-        lr: None,
-    };
-    ece.update(&CalibrationInput::new(logits, labels), &metadata)
-        .map_err(read)?;
-    ece.compute().map_err(read)?;
-    Ok((
-        100.0 * hits as f64 / count as f64,
-        100.0 * confidence,
-        nll,
-        ece.final_value().current(),
-    ))
+    Ok(model)
 }
