@@ -225,7 +225,8 @@ impl BinSums {
 /// of the bin `[1, 1]`.
 pub(crate) fn equal_width_edges(bins: usize) -> Vec<f64> {
     let step = 1.0 / bins as f64;
-    let halfway = (bins + 1) / 2;
+    let steps = bins + 1;
+    let halfway = steps / 2;
     let mut edges: Vec<f64> = (0..=bins)
         .map(|i| {
             if i < halfway {

@@ -30,9 +30,12 @@ pub fn mean_sd(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// What each run reports, in the order of the CSV columns and the table: the
-/// column name, the table header, decimals, and the value of a run.
-pub const METRICS: [(&str, &str, usize, fn(&Outcome) -> f64); 8] = [
+/// One reported metric: the column name, the table header, decimals, and the value
+/// of a run.
+pub type Metric = (&'static str, &'static str, usize, fn(&Outcome) -> f64);
+
+/// What each run reports, in the order of the CSV columns and the table.
+pub const METRICS: [Metric; 8] = [
     ("accuracy", "acc %", 2, |o| o.accuracy),
     ("confidence", "conf %", 2, |o| o.confidence),
     ("nll", "NLL", 3, |o| o.nll),

@@ -326,8 +326,10 @@ fn equal_mass_edges(confidences: &[f64], bins: usize) -> Vec<f64> {
     let mut edges: Vec<f64> = (0..=bins)
         .map(|b| {
             let q = if b == bins { 1.0 } else { b as f64 * step };
-            // numpy's virtual index for alpha = beta = 1.
-            let virtual_index = n as f64 * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0;
+            // numpy's virtual index, `n q + (alpha + q (1 - alpha - beta)) - 1`, for
+            // its "linear" method (alpha = beta = 1), in numpy's order of operations.
+            let (alpha, beta) = (1.0, 1.0);
+            let virtual_index = n as f64 * q + (alpha + q * (1.0 - alpha - beta)) - 1.0;
             if virtual_index >= (n - 1) as f64 {
                 return sorted[n - 1];
             }
