@@ -14,7 +14,7 @@ mod predictions;
 mod temperature;
 
 pub use predictions::Predictions;
-pub(crate) use predictions::{read_back, targets_as_classes, top1_of_logits};
+pub(crate) use predictions::{check_logits, read_back, top1_of_logits};
 pub use temperature::TemperatureScaling;
 
 /// How [`Predictions::reliability`] groups samples by confidence.

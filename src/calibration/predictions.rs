@@ -73,23 +73,12 @@ impl Predictions {
         L: Copy + Into<f64>,
         T: Copy + TryInto<i64>,
     {
-        let rows = check_shape(logits, num_classes, targets)?;
+        let classes = check_logits(logits, num_classes, targets)?;
         let mut out = Self::with_capacity(targets.len());
         let mut row = vec![0.0; num_classes];
-        for (sample, (values, &target)) in rows
-            .zip(&targets_as_classes(targets, num_classes)?)
-            .enumerate()
-        {
-            for (class, (slot, &value)) in row.iter_mut().zip(values).enumerate() {
+        for (values, &target) in logits.chunks_exact(num_classes).zip(&classes) {
+            for (slot, &value) in row.iter_mut().zip(values) {
                 *slot = value.into();
-                if !slot.is_finite() {
-                    let value = slot.to_string();
-                    return Err(CalibrationError::NonFinite {
-                        sample,
-                        class,
-                        value,
-                    });
-                }
             }
             let (confidence, predicted, nll, brier) = top1_of_logits(&row, target);
             out.push(confidence, predicted == target, nll, brier);
@@ -374,11 +363,33 @@ fn check_shape<'a, V, T>(
     Ok(values.chunks_exact(num_classes))
 }
 
-/// The targets as class indices, each checked against `num_classes`.
-pub(crate) fn targets_as_classes<T>(
-    targets: &[T],
+/// Checks logits against their targets (the shape, each target a class, every
+/// logit finite, in that order) and returns the targets as class indices: the one
+/// check of [`Predictions::from_logits`] and
+/// [`TemperatureScaling::fit`](crate::TemperatureScaling::fit).
+pub(crate) fn check_logits<L, T>(
+    logits: &[L],
     num_classes: usize,
+    targets: &[T],
 ) -> Result<Vec<usize>, CalibrationError>
+where
+    L: Copy + Into<f64>,
+    T: Copy + TryInto<i64>,
+{
+    check_shape(logits, num_classes, targets)?;
+    let classes = targets_as_classes(targets, num_classes)?;
+    if let Some(index) = logits.iter().position(|&z| !z.into().is_finite()) {
+        return Err(CalibrationError::NonFinite {
+            sample: index / num_classes,
+            class: index % num_classes,
+            value: logits[index].into().to_string(),
+        });
+    }
+    Ok(classes)
+}
+
+/// The targets as class indices, each checked against `num_classes`.
+fn targets_as_classes<T>(targets: &[T], num_classes: usize) -> Result<Vec<usize>, CalibrationError>
 where
     T: Copy + TryInto<i64>,
 {

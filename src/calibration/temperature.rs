@@ -3,7 +3,7 @@
 
 use burn::tensor::{Int, Tensor};
 
-use super::{read_back, targets_as_classes};
+use super::{check_logits, read_back};
 use crate::error::CalibrationError;
 
 /// The searched range of temperatures: wide enough for any model worth scaling
@@ -95,8 +95,7 @@ impl TemperatureScaling {
         T: Copy + TryInto<i64>,
     {
         // The same checks as the measures, through the same code.
-        crate::Predictions::from_logits(logits, num_classes, targets)?;
-        let classes = targets_as_classes(targets, num_classes)?;
+        let classes = check_logits(logits, num_classes, targets)?;
         // Rows shifted by their maximum: the derivative needs only z - max.
         let shifted: Vec<f64> = logits
             .chunks_exact(num_classes)
