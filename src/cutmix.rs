@@ -108,27 +108,32 @@ fn bbox_at(height: usize, width: usize, lambda: f64, cy: i64, cx: i64) -> CutBox
 }
 
 /// timm's `rand_bbox_minmax`: box sides drawn uniformly in
-/// `[min * side, max * side)` (the lower bound when that range is empty), placed
-/// uniformly inside the image, never clipped.
+/// `[min * side, max * side)` (the lower bound when that range is empty, where
+/// NumPy would raise), placed uniformly with its top-left corner in
+/// `[0, side - cut]` inclusive, as timm 1.0.31's `randint(0, img - cut + 1)`: a box
+/// can touch the last row and column. Never clipped.
 pub(crate) fn rand_bbox_minmax(
     height: usize,
     width: usize,
-    (min, max): (f64, f64),
+    minmax: (f64, f64),
     rng: &mut impl Rng,
 ) -> CutBox {
+    bbox_minmax_with(height, width, minmax, |low, high| randint(rng, low, high))
+}
+
+/// [`rand_bbox_minmax`] with its four draws (cut height, cut width, top, left) taken
+/// from `randint(low, high)`, `[low, high)` as NumPy's: the tests force them.
+fn bbox_minmax_with(
+    height: usize,
+    width: usize,
+    (min, max): (f64, f64),
+    mut randint: impl FnMut(i64, i64) -> i64,
+) -> CutBox {
     let (h, w) = (height as i64, width as i64);
-    let cut_h = randint(
-        rng,
-        (height as f64 * min) as i64,
-        (height as f64 * max) as i64,
-    );
-    let cut_w = randint(
-        rng,
-        (width as f64 * min) as i64,
-        (width as f64 * max) as i64,
-    );
-    let y0 = randint(rng, 0, h - cut_h);
-    let x0 = randint(rng, 0, w - cut_w);
+    let cut_h = randint((height as f64 * min) as i64, (height as f64 * max) as i64);
+    let cut_w = randint((width as f64 * min) as i64, (width as f64 * max) as i64);
+    let y0 = randint(0, h - cut_h + 1);
+    let x0 = randint(0, w - cut_w + 1);
     CutBox {
         y0: y0 as usize,
         y1: (y0 + cut_h) as usize,
@@ -218,10 +223,50 @@ mod tests {
 
     #[test]
     fn rand_bbox_minmax_sides_are_in_bounds_and_unclipped() {
-        for seed in 0..200 {
-            let b = rand_bbox_minmax(32, 32, (0.25, 0.5), &mut rng(seed));
-            assert!((8..16).contains(&(b.y1 - b.y0)) && (8..16).contains(&(b.x1 - b.x0)));
-            assert!(b.y1 <= 32 && b.x1 <= 32);
+        let (mut bottom, mut right) = (0, 0);
+        for seed in 0..2000 {
+            let b = rand_bbox_minmax(8, 8, (0.25, 0.5), &mut rng(seed));
+            assert!((2..4).contains(&(b.y1 - b.y0)) && (2..4).contains(&(b.x1 - b.x0)));
+            assert!(b.y1 <= 8 && b.x1 <= 8);
+            bottom += usize::from(b.y1 == 8);
+            right += usize::from(b.x1 == 8);
+        }
+        // As timm's: the last row and column are reached (0.2's boxes never did).
+        // Exactly: P(y1 = 8) = (1/7 + 1/6) / 2 for cut 2 or 3, so about 310 of 2000.
+        assert!(
+            (200..420).contains(&bottom) && (200..420).contains(&right),
+            "{bottom} {right}"
+        );
+    }
+
+    /// The `cutmix_minmax` box of timm 1.0.31 for forced draws (every cut size in
+    /// range, placements at both ends and in the middle): the same four `randint`
+    /// ranges asked for, the same box (`tests/fixtures/timm_boxes.json`, `minmax`).
+    #[test]
+    fn minmax_boxes_and_draw_ranges_are_timms() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/timm_boxes.json")).unwrap();
+        let cases = fixture["minmax"].as_array().unwrap();
+        assert!(cases.len() > 2000);
+        let ints = |v: &serde_json::Value| -> Vec<i64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap())
+                .collect()
+        };
+        for case in cases {
+            let (height, width) = (case[0].as_u64().unwrap(), case[1].as_u64().unwrap());
+            let minmax = (case[2].as_f64().unwrap(), case[3].as_f64().unwrap());
+            let (draws, expected) = (ints(&case[5]), ints(&case[6]));
+            let mut asked = Vec::new();
+            let cut = bbox_minmax_with(height as usize, width as usize, minmax, |low, high| {
+                asked.push(serde_json::json!([low, high]));
+                draws[asked.len() - 1]
+            });
+            assert_eq!(serde_json::Value::from(asked), case[4], "{case}");
+            let got = [cut.y0, cut.y1, cut.x0, cut.x1].map(|v| v as i64);
+            assert_eq!(got[..], expected[..], "{case}");
         }
     }
 
