@@ -53,6 +53,14 @@ pub const CLASS_NAMES: [&str; NUM_CLASSES] = [
 pub enum DataError {
     #[error("{path} is missing.\n{hint}")]
     Missing { path: PathBuf, hint: String },
+    /// The unpacked folder is there without all six files: nothing is downloaded
+    /// over it (the folder may hold a user's partial copy).
+    #[error("{dir} is incomplete: {missing} missing.\n{hint}")]
+    Incomplete {
+        dir: PathBuf,
+        missing: String,
+        hint: String,
+    },
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -230,36 +238,26 @@ pub struct Cifar10 {
     pub test: CifarDataset,
 }
 
-/// The hint shown when the data is not where it should be.
-pub fn placement_hint(root: &Path) -> String {
-    format!(
-        "Put the official binary version there: either the archive {archive} \
-         (from {url}) or its unpacked folder {dir}/ with {files} and {test}. \
-         Without internet, copy either from another machine; or run with --synthetic.",
-        archive = root.join(crate::download::ARCHIVE_NAME).display(),
-        url = crate::download::ARCHIVE_URL,
-        dir = root.join(BATCHES_DIR).display(),
-        files = TRAIN_FILES.join(", "),
-        test = TEST_FILE,
-    )
-}
-
 impl Cifar10 {
     /// Reads `root/cifar-10-batches-bin/` if present, else the archive
     /// `root/cifar-10-binary.tar.gz` without unpacking it. Every file is validated.
     pub fn open(root: &Path, count: RecordCount) -> Result<Self, DataError> {
         let dir = root.join(BATCHES_DIR);
+        let hint = crate::download::placement_hint(root);
         if dir.is_dir() {
-            return Self::open_dir(&dir, count, &placement_hint(root));
+            let files = TRAIN_FILES.iter().chain([&TEST_FILE]);
+            let missing: Vec<&str> = files.filter(|f| !dir.join(f).is_file()).copied().collect();
+            if !missing.is_empty() {
+                let missing = missing.join(", ");
+                return Err(DataError::Incomplete { dir, missing, hint });
+            }
+            return Self::open_dir(&dir, count, &hint);
         }
         let archive = root.join(crate::download::ARCHIVE_NAME);
         if archive.is_file() {
             return Self::open_archive(&archive, count);
         }
-        Err(DataError::Missing {
-            path: dir,
-            hint: placement_hint(root),
-        })
+        Err(DataError::Missing { path: dir, hint })
     }
 
     /// Reads the unpacked folder.

@@ -94,10 +94,14 @@ fn malformed_inputs_give_their_error() {
         other => panic!("{other:?}"),
     }
     let dir = write_tiny_dir(root.path(), 2);
-    // One missing file.
+    // Missing files in a folder that is there: named, all of them, and not a
+    // `Missing` (which the trainer answers with a download).
     fs::remove_file(dir.join("data_batch_3.bin")).unwrap();
+    fs::remove_file(dir.join("test_batch.bin")).unwrap();
     match Cifar10::open(root.path(), RecordCount::Any) {
-        Err(DataError::Missing { path, .. }) => assert!(path.ends_with("data_batch_3.bin")),
+        Err(DataError::Incomplete { missing, .. }) => {
+            assert_eq!(missing, "data_batch_3.bin, test_batch.bin")
+        }
         other => panic!("{other:?}"),
     }
     write_tiny_dir(root.path(), 2);

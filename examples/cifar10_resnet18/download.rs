@@ -22,6 +22,20 @@ pub const ARCHIVE_BYTES: u64 = 170_052_171;
 /// Its MD5, as published on the CIFAR page.
 pub const ARCHIVE_MD5: &str = "c32a1d4ab5d03f1284b67883e8d87530";
 
+/// The hint shown when the data is not where it should be.
+pub fn placement_hint(root: &Path) -> String {
+    format!(
+        "Put the official binary version there: either the archive {archive} \
+         (from {url}) or its unpacked folder {dir}/ with {files} and {test}. \
+         Without internet, copy either from another machine; or run with --synthetic.",
+        archive = root.join(ARCHIVE_NAME).display(),
+        url = ARCHIVE_URL,
+        dir = root.join(crate::data::BATCHES_DIR).display(),
+        files = crate::data::TRAIN_FILES.join(", "),
+        test = crate::data::TEST_FILE,
+    )
+}
+
 /// Where to fetch from and what must arrive.
 #[derive(Debug, Clone)]
 pub struct Source {

@@ -362,6 +362,38 @@ fn bad_input_matrix_against_the_real_binary() {
         "r-missing",
         fails(&["nothing-here", "--synthetic"]),
     );
+    // A folder with four of the six files, downloads allowed: the missing files are
+    // named and nothing is fetched over the user's partial copy.
+    let partial = root.join("partial");
+    fs::create_dir_all(partial.join("cifar-10-batches-bin")).unwrap();
+    for file in FILES
+        .iter()
+        .filter(|f| !["data_batch_4.bin", "test_batch.bin"].contains(f))
+    {
+        std::os::unix::fs::symlink(
+            good.join(file),
+            partial.join("cifar-10-batches-bin").join(file),
+        )
+        .unwrap();
+    }
+    let args = data_run("r-partial");
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let partial_arg = partial.to_string_lossy().into_owned();
+    args.retain(|a| *a != "--no-download");
+    args.extend(["--data-dir", &partial_arg]);
+    let output = crate::common::run(root, &args);
+    let text = crate::common::text_of(&output);
+    let code = output.status.code().unwrap_or(-1);
+    let named = ["incomplete", "data_batch_4.bin, test_batch.bin missing"]
+        .iter()
+        .all(|n| text.contains(n));
+    m.record(
+        "a folder with 4 of the 6 files, downloads allowed",
+        "exit 1 naming the missing files, no download started",
+        code == 1 && named && !text.contains("downloading"),
+        code,
+        &text,
+    );
     case_with_data(
         &mut m,
         "official-size files (the real layout)",
@@ -493,5 +525,5 @@ fn bad_input_matrix_against_the_real_binary() {
         );
     }
 
-    m.finish(74);
+    m.finish(75);
 }
