@@ -240,8 +240,9 @@ pub(crate) fn equal_width_edges(bins: usize) -> Vec<f64> {
     edges
 }
 
-/// The equal-width bin of a confidence in `[0, 1]`: `bucketize(right=True) - 1`.
-pub(crate) fn equal_width_bin(edges: &[f64], confidence: f64) -> usize {
-    // Edges <= confidence, less one; the duplicated last edge is not searched.
-    edges[..edges.len() - 1].partition_point(|&edge| edge <= confidence) - 1
+/// The bin of a confidence in `[0, 1]`: how many of the `searched` edges are at or
+/// below it, less one (`torch.bucketize(right=True) - 1`, `np.searchsorted(side =
+/// "right") - 1`). The edges begin at 0, so it is never negative.
+pub(crate) fn bin_index(searched: &[f64], confidence: f64) -> usize {
+    searched.partition_point(|&edge| edge <= confidence) - 1
 }

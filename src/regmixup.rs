@@ -279,6 +279,7 @@ impl Mixer {
         targets: Tensor<1, Int>,
         eta: f64,
     ) -> Result<RegMixupBatch<D>, MixError> {
+        // Checked before the draw too, so that a bad eta takes no draw index.
         if !(eta.is_finite() && eta >= 0.0) {
             return Err(MixError::InvalidEta(eta));
         }

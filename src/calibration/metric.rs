@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use burn::tensor::{Int, Tensor, TensorReadError};
 
-use super::{BinSums, equal_width_bin, equal_width_edges, top1_of_logits};
+use super::{BinSums, bin_index, equal_width_edges, top1_of_logits};
 use burn::train::ClassificationOutput;
 use burn::train::metric::{
     Adaptor, Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
@@ -79,7 +79,7 @@ impl Bins {
     fn add(&mut self, edges: &[f64], confidence: f64, hit: bool) {
         if confidence.is_finite() {
             self.sums
-                .add(equal_width_bin(edges, confidence), confidence, hit);
+                .add(bin_index(&edges[..=BINS], confidence), confidence, hit);
         } else {
             self.non_finite += 1;
         }

@@ -3,7 +3,7 @@
 
 use burn::tensor::{Int, Tensor};
 
-use super::{BinSums, Binning, Reliability, equal_width_bin, equal_width_edges};
+use super::{BinSums, Binning, Reliability, bin_index, equal_width_edges};
 use crate::error::CalibrationError;
 
 /// Top-1 of a row of logits: (softmax confidence, predicted class, NLL of `target`,
@@ -281,25 +281,17 @@ impl Predictions {
         if bins == 0 {
             return Err(CalibrationError::ZeroBins);
         }
-        let (edges, bin_of): (Vec<f64>, Box<dyn Fn(f64) -> usize>) = match binning {
-            Binning::EqualWidth => {
-                let edges = equal_width_edges(bins);
-                let searched = edges.clone();
-                (edges, Box::new(move |c| equal_width_bin(&searched, c)))
-            }
-            Binning::EqualMass => {
-                let edges = equal_mass_edges(&self.confidence, bins);
-                let inner = edges[1..bins].to_vec();
-                // np.histogram: the number of inner edges <= c.
-                (
-                    edges,
-                    Box::new(move |c| inner.partition_point(|&edge| edge <= c)),
-                )
-            }
+        // Both binnings put a confidence in bin `(edges <= c among the searched) - 1`:
+        // equal-width searches all B + 1 edges, so that 1 lands in the bin [1, 1]
+        // (bucketize); equal-mass the first B, so that 1 stays in the last, closed
+        // bin (np.histogram).
+        let (edges, searched) = match binning {
+            Binning::EqualWidth => (equal_width_edges(bins), bins + 1),
+            Binning::EqualMass => (equal_mass_edges(&self.confidence, bins), bins),
         };
         let mut sums = BinSums::new(edges.len() - 1);
         for (&confidence, &hit) in self.confidence.iter().zip(&self.correct) {
-            sums.add(bin_of(confidence), confidence, hit);
+            sums.add(bin_index(&edges[..searched], confidence), confidence, hit);
         }
         Ok(sums.reliability(&edges))
     }
