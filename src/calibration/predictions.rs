@@ -110,7 +110,8 @@ impl Predictions {
         P: Copy + Into<f64>,
         T: Copy + TryInto<i64>,
     {
-        let rows = check_shape(probabilities, num_classes, targets)?;
+        check_shape(probabilities, num_classes, targets)?;
+        let rows = probabilities.chunks_exact(num_classes);
         let mut out = Self::with_capacity(targets.len());
         for (sample, (values, &target)) in rows
             .zip(&targets_as_classes(targets, num_classes)?)
@@ -333,12 +334,13 @@ fn equal_mass_edges(confidences: &[f64], bins: usize) -> Vec<f64> {
     edges
 }
 
-/// Checks the flat values against the targets and returns its rows.
-fn check_shape<'a, V, T>(
-    values: &'a [V],
+/// Checks that the flat values are `targets.len()` rows of `num_classes` (at least
+/// two) and that there is a row at all.
+fn check_shape<V, T>(
+    values: &[V],
     num_classes: usize,
     targets: &[T],
-) -> Result<std::slice::ChunksExact<'a, V>, CalibrationError> {
+) -> Result<(), CalibrationError> {
     if targets.is_empty() {
         return Err(CalibrationError::Empty);
     }
@@ -352,7 +354,7 @@ fn check_shape<'a, V, T>(
             targets: targets.len(),
         });
     }
-    Ok(values.chunks_exact(num_classes))
+    Ok(())
 }
 
 /// Checks logits against their targets (the shape, each target a class, every
