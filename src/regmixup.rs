@@ -244,9 +244,7 @@ impl<const D: usize> RegMixupBatch<D> {
         mixed: MixedBatch<D>,
         eta: f64,
     ) -> Result<Self, MixError> {
-        if !(eta.is_finite() && eta >= 0.0) {
-            return Err(MixError::InvalidEta(eta));
-        }
+        check_eta(eta)?;
         check_batch(&inputs.dims(), &targets)?;
         check_batch(&mixed.inputs().dims(), &targets)?;
         Ok(Self {
@@ -281,9 +279,7 @@ impl Mixer {
         eta: f64,
     ) -> Result<RegMixupBatch<D>, MixError> {
         // Checked before the draw too, so that a bad eta takes no draw index.
-        if !(eta.is_finite() && eta >= 0.0) {
-            return Err(MixError::InvalidEta(eta));
-        }
+        check_eta(eta)?;
         let mixed = self.apply(inputs.clone(), targets.clone())?;
         RegMixupBatch::new(inputs, targets, mixed, eta)
     }
@@ -334,9 +330,7 @@ impl<Inner, O> MixupBatcher<Inner, O> {
     /// # Ok::<(), MixError>(())
     /// ```
     pub fn regmixup(self, eta: f64) -> Result<RegMixupBatcher<Inner, O>, MixError> {
-        if !(eta.is_finite() && eta >= 0.0) {
-            return Err(MixError::InvalidEta(eta));
-        }
+        check_eta(eta)?;
         Ok(RegMixupBatcher {
             batcher: self,
             eta,
@@ -392,5 +386,14 @@ where
     fn batch(&self, items: Vec<I>, device: &Device) -> RegMixupBatch<D> {
         self.try_batch(items, device)
             .unwrap_or_else(|err| panic!("RegMixupBatcher: {err}"))
+    }
+}
+
+/// RegMixup's `eta`: a finite weight >= 0.
+fn check_eta(eta: f64) -> Result<(), MixError> {
+    if eta.is_finite() && eta >= 0.0 {
+        Ok(())
+    } else {
+        Err(MixError::InvalidEta(eta))
     }
 }

@@ -134,6 +134,7 @@ pub fn calibrate(
         Err(error @ CalibrationError::NoTemperatureMinimum { .. }) => Err(error),
         other => Ok(other?),
     };
+    let temperature = fit.as_ref().ok().map(TemperatureScaling::temperature);
     let (logits, labels) = logits_of(net, test, device, batch_size)?;
     let before = Predictions::from_logits(&logits, NUM_CLASSES, &labels)?;
     let after = match &fit {
@@ -145,7 +146,7 @@ pub fn calibrate(
     let ((before_json, before_bins), (after_json, after_bins)) =
         (figures(&before)?, figures(&after)?);
     let report = json!({
-        "temperature": fit.as_ref().ok().map(TemperatureScaling::temperature),
+        "temperature": temperature,
         "temperature_error": fit.as_ref().err().map(ToString::to_string),
         "fitted_on": format!("{validation_images} validation images held out of the training set"),
         "method": "burn_mixup::TemperatureScaling::fit: the exact minimum of the NLL over T",
@@ -159,7 +160,6 @@ pub fn calibrate(
     let text = serde_json::to_string_pretty(&report).expect("the report serialises");
     write_atomically(&path, text.as_bytes()).map_err(|source| TrainError::Io { path, source })?;
     let path = dir.join("reliability.svg");
-    let temperature = fit.as_ref().ok().map(TemperatureScaling::temperature);
     let svg = diagram(&before_bins, &after_bins, temperature).map_err(|e| TrainError::Io {
         path: path.clone(),
         source: std::io::Error::other(e),

@@ -52,7 +52,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use crate::checkpoint::write_atomically;
 use crate::cli::Cli;
 use crate::config::{BackendKind, TrainError, TrainingConfig};
-use crate::data::{Cifar10, DataError, RecordCount};
+use crate::data::{Cifar10, CifarDataset, DataError, RecordCount};
 use crate::folder::{LOCK_FILE, RunLock};
 use crate::resume::{plan, resume_point};
 use crate::training::{Finish, RunOptions};
@@ -228,8 +228,11 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
                 value: format!("{held} for {} images", data.train.len()),
             });
         }
-        let (train, validation) = calibrate::hold_out(&data.train, held);
-        data.train = train;
+        // Only a split that holds something out copies the training images.
+        let mut validation = CifarDataset::default();
+        if held > 0 {
+            (data.train, validation) = calibrate::hold_out(&data.train, held);
+        }
         if config.batch_size > data.train.len() {
             return Err(TrainError::Flag {
                 flag: "batch-size",

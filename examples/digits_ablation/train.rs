@@ -136,7 +136,7 @@ pub fn run(
             |model: &Mlp, batch: MixedBatch<4>| {
                 criterion.loss(model.forward(batch.inputs().clone()), &batch)
             },
-            (arm, seed, recipe, splits.train.0.len()),
+            (arm, seed, recipe),
         )?,
         Some(eta) => train(
             loader(batcher.regmixup(eta)?, seed, recipe, &autodiff, splits),
@@ -144,7 +144,7 @@ pub fn run(
             |model: &Mlp, batch: RegMixupBatch<4>| {
                 criterion.regmixup_loss(model.forward(batch.inputs().clone()), &batch)
             },
-            (arm, seed, recipe, splits.train.0.len()),
+            (arm, seed, recipe),
         )?,
     };
     let model = model.valid();
@@ -202,7 +202,7 @@ fn train<O>(
     loader: Arc<dyn DataLoader<O>>,
     mut model: Mlp,
     loss_of: impl Fn(&Mlp, O) -> Result<Tensor<1>, burn_mixup::LossError>,
-    (arm, seed, recipe, train_size): (&Arm, u64, &Recipe, usize),
+    (arm, seed, recipe): (&Arm, u64, &Recipe),
 ) -> Result<Mlp, RunError> {
     let mut optimizer = SgdConfig::new()
         .with_momentum(Some(MomentumConfig {
@@ -214,7 +214,7 @@ fn train<O>(
         .init();
     let mut schedule =
         MultiStepLrSchedulerConfig::new(recipe.lr, vec![recipe.epochs / 2, recipe.epochs * 3 / 4])
-            .with_iterations_per_epoch(train_size.div_ceil(recipe.batch_size))
+            .with_iterations_per_epoch(loader.num_items().div_ceil(recipe.batch_size))
             .init()?;
     for epoch in 0..recipe.epochs {
         for (iteration, batch) in loader.iter().enumerate() {

@@ -190,14 +190,14 @@ fn confidences(input: &CalibrationInput) -> Result<Vec<(f64, bool)>, TensorReadE
     Ok(targets
         .iter()
         .zip(logits.chunks_exact(classes.max(1)))
-        .map(|(&target, row)| match usize::try_from(target) {
-            Ok(target) if target < classes && row.iter().all(|z| z.is_finite()) => {
-                let (confidence, predicted, _, _) = top1_of_logits(row, target);
-                (confidence, predicted == target)
+        .map(|(&target, row)| {
+            if !row.iter().all(|z| z.is_finite()) {
+                return (f64::NAN, false);
             }
             // A label outside the logits cannot be hit; its confidence still counts.
-            _ if row.iter().all(|z| z.is_finite()) => (top1_of_logits(row, 0).0, false),
-            _ => (f64::NAN, false),
+            let target = usize::try_from(target).ok().filter(|&t| t < classes);
+            let (confidence, predicted, _, _) = top1_of_logits(row, target.unwrap_or(0));
+            (confidence, target == Some(predicted))
         })
         .collect())
 }

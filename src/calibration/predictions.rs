@@ -10,20 +10,29 @@ use crate::error::CalibrationError;
 /// Brier score against `target`), in f64 after shifting by the row's maximum; ties
 /// go to the first class, as `argmax`.
 pub(crate) fn top1_of_logits(row: &[f64], target: usize) -> (f64, usize, f64, f64) {
-    let (predicted, max) = row
-        .iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |best, (k, &z)| {
-            if z > best.1 { (k, z) } else { best }
-        });
+    let (predicted, max) = first_max(row);
     let total: f64 = row.iter().map(|&z| (z - max).exp()).sum();
     let nll = total.ln() - (row[target] - max);
-    let brier = row
-        .iter()
-        .enumerate()
-        .map(|(k, &z)| ((z - max).exp() / total - f64::from(u8::from(k == target))).powi(2))
-        .sum();
+    let brier = brier(row.iter().map(|&z| (z - max).exp() / total), target);
     (1.0 / total, predicted, nll, brier)
+}
+
+/// The class and value of a row's maximum; ties go to the first class, as `argmax`
+/// (PyTorch's `max(dim)` and torchmetrics' top-1).
+fn first_max(row: &[f64]) -> (usize, f64) {
+    row.iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |best, (k, &v)| {
+            if v > best.1 { (k, v) } else { best }
+        })
+}
+
+/// `sum_k (p_k - onehot_k)^2` of one row of probabilities against its target.
+fn brier(probabilities: impl Iterator<Item = f64>, target: usize) -> f64 {
+    probabilities
+        .enumerate()
+        .map(|(k, p)| (p - f64::from(u8::from(k == target))).powi(2))
+        .sum()
 }
 
 /// A classifier's top-1 predictions on labelled samples: what every calibration
@@ -126,17 +135,8 @@ impl Predictions {
             if (sum - 1.0).abs() > 1e-3 {
                 return Err(not(format!("it sums to {sum}, not 1")));
             }
-            let (predicted, confidence) =
-                row.iter()
-                    .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |best, (k, &p)| {
-                        if p > best.1 { (k, p) } else { best }
-                    });
-            let brier = row
-                .iter()
-                .enumerate()
-                .map(|(k, &p)| (p - f64::from(u8::from(k == target))).powi(2))
-                .sum();
+            let (predicted, confidence) = first_max(&row);
+            let brier = brier(row.iter().copied(), target);
             out.push(confidence, predicted == target, -row[target].ln(), brier);
         }
         Ok(out)
