@@ -16,6 +16,12 @@ mod data;
 #[allow(dead_code, unused_imports)]
 #[path = "../examples/cifar10_resnet18/download.rs"]
 mod download;
+#[allow(dead_code, unused_imports)]
+#[path = "../examples/cifar10_resnet18/idx.rs"]
+mod idx;
+#[allow(dead_code, unused_imports)]
+#[path = "../examples/cifar10_resnet18/images.rs"]
+mod images;
 
 use std::path::Path;
 use std::time::Instant;
@@ -36,15 +42,15 @@ fn main() {
         .flat_map(|i| data::synthetic_record((i % 10) as u8, i as u64))
         .collect();
     let dataset =
-        data::CifarDataset::parse(&bytes, Path::new("synthetic"), data::RecordCount::Any).unwrap();
-    let batcher = augment::CifarBatcher::train(0);
+        data::parse_records(&bytes, Path::new("synthetic"), data::RecordCount::Any).unwrap();
+    let batcher = augment::ImageBatcher::train(0, images::ImageFormat::CIFAR);
     // burn-ndarray, the backend 0.2's figure was taken on.
     #[allow(deprecated)]
     let device = Device::ndarray();
     let batch_size = 128;
 
     // Single thread: fetch the items (a copy of the bytes, as the loader does) and batch.
-    let items: Vec<Vec<data::CifarItem>> = (0..images / batch_size)
+    let items: Vec<Vec<images::ImageItem>> = (0..images / batch_size)
         .map(|b| {
             (b * batch_size..(b + 1) * batch_size)
                 .map(|i| dataset.get(i).unwrap())
@@ -56,7 +62,7 @@ fn main() {
         batcher.set_epoch(round);
         let started = Instant::now();
         for chunk in &items {
-            let batch: augment::CifarBatch = batcher.batch(chunk.clone(), &device);
+            let batch: augment::ImageBatch = batcher.batch(chunk.clone(), &device);
             std::hint::black_box(batch);
         }
         times.push(started.elapsed().as_secs_f64());

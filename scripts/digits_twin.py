@@ -1,6 +1,15 @@
 #!/usr/bin/env python3
 """The digits ablation in PyTorch and timm: the twin of `examples/digits_ablation`.
 
+`--dataset fashion-mnist` is the twin of its Fashion-MNIST protocol: the IDX files
+(from --data-dir, else Debian's /usr/share/datasets/fashion-mnist), the training
+images taken class by class in file order, 500 held out evenly spaced, the full
+10,000 test images, pixels / 255 standardised with the training images' mean and sd,
+and the CNN (conv 3x3 16 - BN - ReLU - max-pool 2, conv 32 - BN - ReLU - max-pool 2,
+conv 64 - BN - ReLU, global average pool, linear 64 -> 10; PyTorch's default init),
+evaluated in eval mode (BatchNorm's running statistics). Defaults as the example's:
+3 seeds, 50 epochs, 2,000 training images.
+
 Same data file, split, standardisation, model (MLP 64-128-128-10, PyTorch's default
 nn.Linear initialisation, which burn-mixup's example draws too), recipe (SGD lr 0.1,
 momentum 0.9, weight decay 5e-4, batch 64, lr / 10 at half and three quarters of the
@@ -45,6 +54,28 @@ def load(path):
     return rows[:, :64].astype(np.float64), rows[:, 64]
 
 
+def read_idx(folder, name):
+    for candidate in (os.path.join(folder, name), os.path.join(folder, name + ".gz")):
+        if os.path.isfile(candidate):
+            data = (gzip.open if candidate.endswith(".gz") else open)(candidate, "rb").read()
+            dims = data[3]
+            return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
+    return None
+
+
+def load_fashion(data_dir):
+    """Training images then test images, as rows of 784 bytes; and where the test
+    images start."""
+    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte"]
+    for folder in (data_dir, "/usr/share/datasets/fashion-mnist"):
+        arrays = [read_idx(folder, n) for n in names]
+        if all(a is not None for a in arrays):
+            pixels = np.concatenate([arrays[0], arrays[2]]).reshape(-1, 784).astype(np.float64)
+            return pixels, np.concatenate([arrays[1], arrays[3]]).astype(np.int64), len(arrays[1])
+    sys.exit(f"error: Fashion-MNIST is in neither {data_dir} nor /usr/share/datasets/fashion-mnist")
+
+
 def balanced(labels, train, n):
     """n training images, class by class in turn (the example's rule)."""
     queues = [[i for i in train if labels[i] == c] for c in range(CLASSES)]
@@ -68,14 +99,31 @@ def held_out(labels, train, n):
     return [i for i in train if i not in held], held
 
 
+SCALE, SIDE = 16.0, 8  # the digits'; Fashion-MNIST's are set in main
+
+
 def standardised(pixels, indices, stats_of):
-    values = pixels[stats_of] / 16.0
+    values = pixels[stats_of] / SCALE
     mean, std = values.mean(), values.std(ddof=1)
-    return torch.tensor((pixels[indices] / 16.0 - mean) / std, dtype=torch.float32)
+    x = torch.tensor((pixels[indices] / SCALE - mean) / std, dtype=torch.float32)
+    return x.reshape(-1, 1, SIDE, SIDE)
 
 
 def mlp():
-    return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
+                         nn.Linear(128, 10))
+
+
+def cnn(width=16):
+    layers, inp = [], 1
+    for i, out in enumerate([width, 2 * width, 4 * width]):
+        layers += [nn.Conv2d(inp, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU()]
+        layers += [nn.MaxPool2d(2)] if i < 2 else []
+        inp = out
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, 10))
+
+
+MODEL = mlp
 
 
 def ece(logits, labels, bins=15):
@@ -153,7 +201,7 @@ def run(arm, seed, xtr, ytr, xca, yca, xte, yte, epochs):
     torch.manual_seed(seed)
     np.random.seed(seed)  # timm's Mixup draws from NumPy's global generator
     rng = np.random.default_rng(seed)
-    model = mlp()
+    model = MODEL()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [epochs // 2, epochs * 3 // 4], 0.1)
     timm_mix = {
@@ -165,7 +213,7 @@ def run(arm, seed, xtr, ytr, xca, yca, xte, yte, epochs):
     mixer = Mixup(num_classes=CLASSES, **timm_mix) if timm_mix else None
     soft_ce, bce = SoftTargetCrossEntropy(), BinaryCrossEntropy(smoothing=0.0, sum_classes=True)
     g = torch.Generator().manual_seed(seed)
-    images = xtr.reshape(-1, 1, 8, 8)
+    images = xtr
     started = time.time()
     for _ in range(epochs):
         order = torch.randperm(len(ytr), generator=g)
@@ -177,20 +225,20 @@ def run(arm, seed, xtr, ytr, xca, yca, xte, yte, epochs):
                 lam = rng.beta(20.0, 20.0)
                 perm = torch.randperm(len(x))
                 mixed = lam * x + (1 - lam) * x[perm]
-                out = model(torch.cat([x, mixed]).reshape(2 * len(x), 64))
+                out = model(torch.cat([x, mixed]))
                 clean, mix = out[:len(x)], out[len(x):]
                 loss = F.cross_entropy(clean, y) + 1.0 * (
                     lam * F.cross_entropy(mix, y) + (1 - lam) * F.cross_entropy(mix, y[perm]))
             elif mixer is not None:
                 x, q = mixer(x, y)
-                out = model(x.reshape(len(x), 64))
+                out = model(x)
                 loss = bce(out, q) if arm == "mixup-bce" else soft_ce(out, q)
             elif arm in ("resizemix", "fmix"):
                 x, ya, yb, lam = (resizemix if arm == "resizemix" else fmix)(x, y, rng)
-                out = model(x.reshape(len(x), 64))
+                out = model(x)
                 loss = lam * F.cross_entropy(out, ya) + (1 - lam) * F.cross_entropy(out, yb)
             else:
-                out = model(x.reshape(len(x), 64))
+                out = model(x)
                 if arm == "ls-uniform":
                     loss = F.cross_entropy(out, y, label_smoothing=0.1)
                 elif arm == "ls-off-target":
@@ -203,8 +251,10 @@ def run(arm, seed, xtr, ytr, xca, yca, xte, yte, epochs):
             loss.backward()
             opt.step()
         sched.step()
+    model.eval()  # BatchNorm's running statistics (the CNN)
     with torch.no_grad():
-        out, held = model(xte), model(xca)
+        out = torch.cat([model(chunk) for chunk in xte.split(1000)])
+        held = torch.cat([model(chunk) for chunk in xca.split(1000)])
     t = fit_temperature(held, yca)
     acc, conf, nll, e = metrics(out, yte)
     _, conf_t, nll_t, e_t = metrics(out.double() / t, yte)
@@ -251,18 +301,32 @@ def compare(burn_csv, summary):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--train-size", default="full,200")
-    parser.add_argument("--calibration-size", type=int, default=150)
+    parser.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")
+    parser.add_argument("--data-dir", default="data/fashion-mnist")
+    parser.add_argument("--seeds", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--train-size")
+    parser.add_argument("--calibration-size", type=int)
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--out-dir", default="runs/digits-torch")
     parser.add_argument("--burn", help="burn-mixup's summary.csv, to print both side by side")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    pixels, labels = load(DATA)
-    test = [i for i in range(len(labels)) if i % 4 == 3]
-    train = [i for i in range(len(labels)) if i % 4 != 3]
+    global SCALE, SIDE, MODEL
+    fashion = args.dataset == "fashion-mnist"
+    defaults = dict(seeds=3, epochs=50, train_size="2000", calibration_size=500) if fashion else dict(
+        seeds=10, epochs=30, train_size="full,200", calibration_size=150)
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if fashion:
+        SCALE, SIDE, MODEL = 255.0, 28, cnn
+        pixels, labels, test_from = load_fashion(args.data_dir)
+        train, test = list(range(test_from)), list(range(test_from, len(labels)))
+    else:
+        pixels, labels = load(DATA)
+        test = [i for i in range(len(labels)) if i % 4 == 3]
+        train = [i for i in range(len(labels)) if i % 4 != 3]
     train, calibration = held_out(labels, train, args.calibration_size)
     sizes = [len(train) if s == "full" else int(s) for s in args.train_size.split(",")]
     arms = [a for a in args.arms.split(",") if a]

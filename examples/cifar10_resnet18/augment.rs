@@ -1,5 +1,6 @@
-//! The CIFAR-10 batchers: random crop with zero padding, horizontal flip and
-//! per-channel normalisation, straight from `u8` into one contiguous `f32` buffer.
+//! The batchers: random crop with zero padding, horizontal flip and per-channel
+//! normalisation, straight from `u8` into one contiguous `f32` buffer, for any
+//! [`ImageFormat`] (CIFAR-10's 3x32x32, Fashion-MNIST's 1x28x28).
 //!
 //! Each image's crop offset and flip come from a generator seeded by
 //! `(seed, epoch, dataset index)`, so a batch's augmentation does not depend on
@@ -12,25 +13,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::data::{CifarItem, IMAGE_BYTES, NUM_CLASSES, SIDE};
+use crate::images::{ImageFormat, ImageItem, NUM_CLASSES};
 
-/// Training-set channel means (of pixel / 255).
-pub const MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
-/// Training-set channel standard deviations.
-pub const STD: [f32; 3] = [0.2470, 0.2435, 0.2616];
-/// Zero padding around the image before the 32x32 crop.
+/// Zero padding around the image before the crop to its own side.
 pub const PAD: usize = 4;
 
-/// A batch of normalised images `[B, 3, 32, 32]` and their labels `[B]`.
+/// A batch of normalised images `[B, C, H, W]` and their labels `[B]`.
 #[derive(Debug, Clone)]
-pub struct CifarBatch {
+pub struct ImageBatch {
     pub images: Tensor<4>,
     pub targets: Tensor<1, Int>,
 }
 
 // What `MixupBatcher` takes from the inner batcher: (inputs, targets).
-impl From<CifarBatch> for (Tensor<4>, Tensor<1, Int>) {
-    fn from(batch: CifarBatch) -> Self {
+impl From<ImageBatch> for (Tensor<4>, Tensor<1, Int>) {
+    fn from(batch: ImageBatch) -> Self {
         (batch.images, batch.targets)
     }
 }
@@ -73,46 +70,48 @@ impl Placement {
 /// Per-channel lookup: normalised value of each byte.
 #[derive(Clone)]
 pub struct Normaliser {
-    table: [[f32; 256]; 3],
-    padding: [f32; 3],
-}
-
-impl Default for Normaliser {
-    fn default() -> Self {
-        let mut table = [[0.0; 256]; 3];
-        for (c, row) in table.iter_mut().enumerate() {
-            for (v, out) in row.iter_mut().enumerate() {
-                *out = (v as f32 / 255.0 - MEAN[c]) / STD[c];
-            }
-        }
-        // Zero padding happens before normalisation, as torchvision's
-        // RandomCrop(32, padding=4) then Normalize.
-        let padding = [table[0][0], table[1][0], table[2][0]];
-        Self { table, padding }
-    }
+    format: ImageFormat,
+    table: Vec<[f32; 256]>,
+    padding: Vec<f32>,
 }
 
 impl Normaliser {
-    /// Writes the augmented, normalised image into `out` (`IMAGE_BYTES` floats).
+    pub fn new(format: ImageFormat) -> Self {
+        let table: Vec<[f32; 256]> = (0..format.channels)
+            .map(|c| std::array::from_fn(|v| (v as f32 / 255.0 - format.mean[c]) / format.std[c]))
+            .collect();
+        // Zero padding happens before normalisation, as torchvision's
+        // RandomCrop(side, padding=4) then Normalize.
+        let padding = table.iter().map(|row| row[0]).collect();
+        Self {
+            format,
+            table,
+            padding,
+        }
+    }
+
+    /// Writes the augmented, normalised image into `out` (`format.bytes()` floats).
     pub fn write(&self, pixels: &[u8], placement: Placement, out: &mut [f32]) {
-        debug_assert_eq!(pixels.len(), IMAGE_BYTES);
-        for c in 0..3 {
+        let side = self.format.side;
+        debug_assert_eq!(pixels.len(), self.format.bytes());
+        for c in 0..self.format.channels {
             let table = &self.table[c];
-            let plane = &pixels[c * SIDE * SIDE..(c + 1) * SIDE * SIDE];
-            let out_plane = &mut out[c * SIDE * SIDE..(c + 1) * SIDE * SIDE];
-            for y in 0..SIDE {
-                let out_row = &mut out_plane[y * SIDE..(y + 1) * SIDE];
+            let plane = &pixels[c * side * side..(c + 1) * side * side];
+            let out_plane = &mut out[c * side * side..(c + 1) * side * side];
+            for y in 0..side {
+                let out_row = &mut out_plane[y * side..(y + 1) * side];
                 let source_y = (y + placement.dy).wrapping_sub(PAD);
-                if source_y >= SIDE {
+                if source_y >= side {
                     out_row.fill(self.padding[c]);
                     continue;
                 }
-                let row = &plane[source_y * SIDE..(source_y + 1) * SIDE];
+                let row = &plane[source_y * side..(source_y + 1) * side];
                 for (x, value) in out_row.iter_mut().enumerate() {
-                    // The flip mirrors the crop: output column x shows crop column 31 - x.
-                    let crop_x = if placement.flip { SIDE - 1 - x } else { x };
+                    // The flip mirrors the crop: output column x shows crop column
+                    // side - 1 - x.
+                    let crop_x = if placement.flip { side - 1 - x } else { x };
                     let source_x = (crop_x + placement.dx).wrapping_sub(PAD);
-                    *value = if source_x < SIDE {
+                    *value = if source_x < side {
                         table[row[source_x] as usize]
                     } else {
                         self.padding[c]
@@ -123,29 +122,29 @@ impl Normaliser {
     }
 }
 
-/// Builds CIFAR batches; `augment` on for training, off for testing.
+/// Builds batches of one format; `augment` on for training, off for testing.
 #[derive(Clone)]
-pub struct CifarBatcher {
+pub struct ImageBatcher {
     augment: bool,
     seed: u64,
     epoch: Arc<AtomicUsize>,
     normaliser: Normaliser,
 }
 
-impl CifarBatcher {
-    pub fn train(seed: u64) -> Self {
+impl ImageBatcher {
+    pub fn train(seed: u64, format: ImageFormat) -> Self {
         Self {
             augment: true,
             seed,
             epoch: Arc::new(AtomicUsize::new(0)),
-            normaliser: Normaliser::default(),
+            normaliser: Normaliser::new(format),
         }
     }
 
-    pub fn test() -> Self {
+    pub fn test(format: ImageFormat) -> Self {
         Self {
             augment: false,
-            ..Self::train(0)
+            ..Self::train(0, format)
         }
     }
 
@@ -155,33 +154,35 @@ impl CifarBatcher {
     }
 
     /// Host side of a batch: the normalised pixels and the labels.
-    pub fn build(&self, items: &[CifarItem]) -> (Vec<f32>, Vec<i64>) {
+    pub fn build(&self, items: &[ImageItem]) -> (Vec<f32>, Vec<i64>) {
         let epoch = self.epoch.load(Ordering::Relaxed);
-        let mut pixels = vec![0.0f32; items.len() * IMAGE_BYTES];
-        for (item, out) in items.iter().zip(pixels.chunks_exact_mut(IMAGE_BYTES)) {
+        let bytes = self.normaliser.format.bytes();
+        let mut pixels = vec![0.0f32; items.len() * bytes];
+        for (item, out) in items.iter().zip(pixels.chunks_exact_mut(bytes)) {
             let placement = if self.augment {
                 Placement::draw(self.seed, epoch, item.index)
             } else {
                 Placement::IDENTITY
             };
-            self.normaliser.write(&item.pixels[..], placement, out);
+            self.normaliser.write(&item.pixels, placement, out);
         }
         let labels: Vec<i64> = items.iter().map(|item| item.label as i64).collect();
         (pixels, labels)
     }
 }
 
-impl Batcher<CifarItem, CifarBatch> for CifarBatcher {
-    fn batch(&self, items: Vec<CifarItem>, device: &Device) -> CifarBatch {
+impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
+    fn batch(&self, items: Vec<ImageItem>, device: &Device) -> ImageBatch {
         let (pixels, labels) = self.build(&items);
         // Labels were validated when the files were read; this is the cheap host-side
         // guard the library offers to every batcher.
         burn_mixup::check_targets(&labels, NUM_CLASSES)
             .expect("labels validated when the data set was opened");
-        let n = items.len();
-        CifarBatch {
-            images: Tensor::from_data(TensorData::new(pixels, [n, 3, SIDE, SIDE]), device),
-            targets: Tensor::from_data(TensorData::new(labels, [n]), device),
+        let ImageFormat { channels, side, .. } = self.normaliser.format;
+        let shape = [items.len(), channels, side, side];
+        ImageBatch {
+            images: Tensor::from_data(TensorData::new(pixels, shape), device),
+            targets: Tensor::from_data(TensorData::new(labels, [items.len()]), device),
         }
     }
 }
@@ -190,9 +191,13 @@ impl Batcher<CifarItem, CifarBatch> for CifarBatcher {
 mod tests {
     use super::*;
 
-    fn item(pixels: Vec<u8>, index: usize) -> CifarItem {
-        CifarItem {
-            pixels: pixels.into_boxed_slice().try_into().unwrap(),
+    const CIFAR: ImageFormat = ImageFormat::CIFAR;
+    const IMAGE_BYTES: usize = CIFAR.bytes();
+    const SIDE: usize = CIFAR.side;
+
+    fn item(pixels: Vec<u8>, index: usize) -> ImageItem {
+        ImageItem {
+            pixels,
             label: 3,
             index,
         }
@@ -204,13 +209,13 @@ mod tests {
 
     #[test]
     fn identity_placement_is_plain_normalisation() {
-        let n = Normaliser::default();
+        let n = Normaliser::new(CIFAR);
         let pixels = ramp();
         let mut out = vec![0.0; IMAGE_BYTES];
         n.write(&pixels, Placement::IDENTITY, &mut out);
         for (i, (&p, &o)) in pixels.iter().zip(&out).enumerate() {
             let c = i / 1024;
-            assert!((o - (p as f32 / 255.0 - MEAN[c]) / STD[c]).abs() < 1e-6);
+            assert!((o - (p as f32 / 255.0 - CIFAR.mean[c]) / CIFAR.std[c]).abs() < 1e-6);
         }
     }
 
@@ -218,7 +223,7 @@ mod tests {
     fn constant_image_statistics_match_hand_computation() {
         // A constant image of 128 normalises to (128/255 - mean_c) / std_c everywhere:
         // red (0.501961 - 0.4914) / 0.2470 = 0.042756.
-        let n = Normaliser::default();
+        let n = Normaliser::new(CIFAR);
         let mut out = vec![0.0; IMAGE_BYTES];
         n.write(&vec![128u8; IMAGE_BYTES], Placement::IDENTITY, &mut out);
         assert!((out[0] - 0.042_756).abs() < 1e-5, "{}", out[0]);
@@ -230,7 +235,7 @@ mod tests {
 
     #[test]
     fn crops_stay_in_bounds_and_padding_is_zero_before_normalisation() {
-        let n = Normaliser::default();
+        let n = Normaliser::new(CIFAR);
         let pixels = vec![200u8; IMAGE_BYTES];
         let zero = [n.table[0][0], n.table[1][0], n.table[2][0]];
         let inside = [n.table[0][200], n.table[1][200], n.table[2][200]];
@@ -270,7 +275,7 @@ mod tests {
 
     #[test]
     fn flipped_image_is_the_mirror() {
-        let n = Normaliser::default();
+        let n = Normaliser::new(CIFAR);
         let pixels = ramp();
         let placement = Placement {
             dy: 2,
@@ -317,10 +322,10 @@ mod tests {
 
     #[test]
     fn batches_reproduce_across_worker_order() {
-        let batcher = CifarBatcher::train(9);
-        let items: Vec<CifarItem> = (0..6).map(|i| item(ramp(), i)).collect();
+        let batcher = ImageBatcher::train(9, CIFAR);
+        let items: Vec<ImageItem> = (0..6).map(|i| item(ramp(), i)).collect();
         let (a, labels) = batcher.build(&items);
-        let reversed: Vec<CifarItem> = items.iter().rev().cloned().collect();
+        let reversed: Vec<ImageItem> = items.iter().rev().cloned().collect();
         let (b, _) = batcher.build(&reversed);
         for i in 0..6 {
             assert_eq!(
@@ -329,9 +334,47 @@ mod tests {
             );
         }
         assert_eq!(labels, vec![3; 6]);
-        let (test, _) = CifarBatcher::test().build(&items[..1]);
+        let (test, _) = ImageBatcher::test(CIFAR).build(&items[..1]);
         let mut expected = vec![0.0; IMAGE_BYTES];
-        Normaliser::default().write(&ramp(), Placement::IDENTITY, &mut expected);
+        Normaliser::new(CIFAR).write(&ramp(), Placement::IDENTITY, &mut expected);
         assert_eq!(test, expected);
+    }
+
+    /// Fashion-MNIST's one plane of 28x28: (v/255 - 0.1307) / 0.3081, padding at
+    /// the value of a zero byte, the crop and flip as for CIFAR at its own side.
+    #[test]
+    fn one_channel_images_crop_at_their_own_side() {
+        let format = ImageFormat::FASHION;
+        let n = Normaliser::new(format);
+        let pixels: Vec<u8> = (0..784).map(|i| (i % 200) as u8 + 1).collect();
+        let mut out = vec![f32::NAN; 784];
+        let placement = Placement {
+            dy: 0,
+            dx: 8,
+            flip: true,
+        };
+        n.write(&pixels, placement, &mut out);
+        let normal = |v: u8| (v as f32 / 255.0 - 0.1307) / 0.3081;
+        for y in 0..28 {
+            for x in 0..28 {
+                // Source row y - 4, column (27 - x) + 8 - 4.
+                let (sy, sx) = (y as i64 - 4, 27 - x as i64 + 4);
+                let expected = if (0..28).contains(&sy) && (0..28).contains(&sx) {
+                    normal(pixels[sy as usize * 28 + sx as usize])
+                } else {
+                    normal(0)
+                };
+                assert!((out[y * 28 + x] - expected).abs() < 1e-6, "y{y} x{x}");
+            }
+        }
+        let batch = ImageBatcher::test(format).batch(
+            vec![ImageItem {
+                pixels,
+                label: 9,
+                index: 0,
+            }],
+            &Device::flex(),
+        );
+        assert_eq!(batch.images.dims(), [1, 1, 28, 28]);
     }
 }

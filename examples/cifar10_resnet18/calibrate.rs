@@ -11,47 +11,21 @@ use burn_mixup::{Binning, CalibrationError, Predictions, Reliability, Temperatur
 use plotters::prelude::*;
 use serde_json::json;
 
-use crate::augment::CifarBatcher;
+use crate::augment::ImageBatcher;
 use crate::checkpoint::write_atomically;
 use crate::config::TrainError;
-use crate::data::{CifarDataset, NUM_CLASSES};
+use crate::images::{ImageSet, NUM_CLASSES, split_balanced};
 use crate::model::ResNet;
 
 /// Bins of the diagram and of the ECE, as the training metric's.
 const BINS: usize = 15;
 
-/// Splits `train` into (the images to train on, `n` validation images): class `c`
-/// gives `n / 10` images (the first `n % 10` classes one more; a class with too few
-/// passes its share to the next), evenly spaced through its list, the same for every seed, so that runs differing in anything
-/// else are calibrated on the same images. Evenly spaced, not the last ones: a file
-/// in some order (by writer, say) would give a validation set unlike the test set.
+/// Splits `train` into (the images to train on, `n` validation images), chosen
+/// class by class and evenly spaced ([`split_balanced`]), the same for every seed,
+/// so that runs differing in anything else are calibrated on the same images.
 /// Nothing trains on them.
-pub fn hold_out(train: &CifarDataset, n: usize) -> (CifarDataset, CifarDataset) {
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); NUM_CLASSES];
-    for (i, &label) in train.labels().iter().enumerate() {
-        by_class[label as usize].push(i);
-    }
-    // Quotas class by class in turn: n / 10 each (the first n % 10 one more), a
-    // class with too few images passing its share on, so exactly n are held out.
-    let mut quota = [0usize; NUM_CLASSES];
-    let mut left = n.min(train.labels().len());
-    while left > 0 {
-        for (c, list) in by_class.iter().enumerate() {
-            if left > 0 && quota[c] < list.len() {
-                quota[c] += 1;
-                left -= 1;
-            }
-        }
-    }
-    let mut held = Vec::with_capacity(n);
-    for (list, &k) in by_class.iter().zip(&quota) {
-        held.extend((0..k).map(|j| list[(2 * j + 1) * list.len() / (2 * k)]));
-    }
-    held.sort_unstable();
-    let rest: Vec<usize> = (0..train.labels().len())
-        .filter(|i| held.binary_search(i).is_err())
-        .collect();
-    (train.select(&rest), train.select(&held))
+pub fn hold_out(train: &ImageSet, n: usize) -> (ImageSet, ImageSet) {
+    split_balanced(train, n)
 }
 
 /// What the calibration step found, for the closing line: the temperature (or
@@ -68,11 +42,11 @@ pub struct Calibrated {
 /// with the labels.
 fn logits_of(
     net: &ResNet,
-    set: CifarDataset,
+    set: ImageSet,
     device: &Device,
     batch_size: usize,
 ) -> Result<(Vec<f32>, Vec<i64>), TrainError> {
-    let loader = DataLoaderBuilder::new(CifarBatcher::test())
+    let loader = DataLoaderBuilder::new(ImageBatcher::test(set.format()))
         .batch_size(batch_size)
         .set_device(device.clone())
         .build(set);
@@ -122,8 +96,8 @@ fn figures(predictions: &Predictions) -> Result<(serde_json::Value, Reliability)
 /// test figures are those of the raw logits.
 pub fn calibrate(
     net: &ResNet,
-    validation: CifarDataset,
-    test: CifarDataset,
+    validation: ImageSet,
+    test: ImageSet,
     device: &Device,
     batch_size: usize,
     dir: &Path,
@@ -307,7 +281,8 @@ mod tests {
                 std::iter::once(l).chain(std::iter::repeat_n(i as u8, 3 * SIDE * SIDE))
             })
             .collect();
-        let set = CifarDataset::parse(&bytes, Path::new("generated"), RecordCount::Any).unwrap();
+        let set =
+            crate::data::parse_records(&bytes, Path::new("generated"), RecordCount::Any).unwrap();
         let (train, validation) = hold_out(&set, 20);
         assert_eq!((train.len(), validation.len()), (80, 20));
         let mut per_class = [0; NUM_CLASSES];
@@ -336,7 +311,8 @@ mod tests {
                 std::iter::once(u8::from(i >= 2)).chain(std::iter::repeat_n(i, 3 * SIDE * SIDE))
             })
             .collect();
-        let set = CifarDataset::parse(&lopsided, Path::new("generated"), RecordCount::Any).unwrap();
+        let set = crate::data::parse_records(&lopsided, Path::new("generated"), RecordCount::Any)
+            .unwrap();
         let (train, validation) = hold_out(&set, 10);
         assert_eq!((train.len(), validation.len()), (20, 10));
     }

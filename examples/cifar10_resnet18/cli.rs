@@ -8,6 +8,7 @@ use burn_mixup::{MixMode, Paste, SmoothingConvention};
 use clap::{Parser, ValueEnum};
 
 use crate::config::{BackendKind, LossKind, StrategyKind, TrainingConfig};
+use crate::dataset::DatasetKind;
 use crate::training::Display;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,14 +49,22 @@ pub enum ConventionArg {
 // message) instead of failing as an unknown flag.
 #[command(version, about, long_about, allow_negative_numbers = true)]
 pub struct Cli {
-    /// Where CIFAR-10 lives (the archive or its unpacked cifar-10-batches-bin/).
-    #[arg(long, default_value = "data/cifar10")]
-    pub data_dir: PathBuf,
+    /// The data set: CIFAR-10, or Fashion-MNIST (a one-channel stem, crop 28 with
+    /// padding 4 and a flip, normalised with mean 0.1307 and sd 0.3081).
+    #[arg(long, value_enum, default_value = "cifar10")]
+    pub dataset: DatasetKind,
+    /// Where the data set lives [default: data/cifar10 or data/fashion-mnist].
+    /// CIFAR-10: the archive or its unpacked cifar-10-batches-bin/. Fashion-MNIST:
+    /// the four IDX files, raw or .gz; when absent, Debian's package
+    /// `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist) is read.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Never download; fail with instructions when the data is missing.
     #[arg(long)]
     pub no_download: bool,
-    /// Train on a generated CIFAR-shaped set (real binary format) of this many
-    /// training images (a fifth as many test images); no data needed.
+    /// Train on a generated set in the data set's own format and file format (CIFAR
+    /// records or IDX files) of this many training images (a fifth as many test
+    /// images); no data needed.
     #[arg(long, num_args = 0..=1, default_missing_value = "5000", value_name = "IMAGES")]
     pub synthetic: Option<usize>,
     /// Run folder for config, metrics, curves and checkpoints [default: runs/<UTC timestamp>].
@@ -139,6 +148,10 @@ pub struct Cli {
     /// Train on the first N images only (every file is still validated).
     #[arg(long)]
     pub train_limit: Option<usize>,
+    /// Train on N images chosen class by class, evenly spaced through each class
+    /// (the same images for every seed); --val-size then holds out of the others.
+    #[arg(long, value_name = "N")]
+    pub train_size: Option<usize>,
     /// Evaluate on the first N test images only.
     #[arg(long)]
     pub test_limit: Option<usize>,
@@ -242,9 +255,13 @@ impl Cli {
         set!("preact", c.model.preact, self.preact);
         set!("train_limit", c.train_limit, self.train_limit);
         set!("test_limit", c.test_limit, self.test_limit);
+        set!("train_size", c.train_size, self.train_size);
         set!("synthetic", c.synthetic, self.synthetic);
+        set!("dataset", c.dataset, self.dataset);
+        c.model.in_channels = c.dataset.format().channels;
         // Absolute, so a resume from another folder finds the same data.
-        let data_dir = std::path::absolute(&self.data_dir).unwrap_or(self.data_dir.clone());
+        let data_dir = (self.data_dir.clone()).unwrap_or(c.dataset.default_dir().into());
+        let data_dir = std::path::absolute(&data_dir).unwrap_or(data_dir);
         set!("data_dir", c.data_dir, data_dir);
         if let Some(backend) = self.backend {
             set!("backend", c.backend, backend);
@@ -306,7 +323,7 @@ mod tests {
             --mix-off-epoch --smoothing --smoothing-convention --loss --bce-target-thresh \
             --paste --resizemix-scale --fmix-decay-power --seed --base-width --preact \
             --train-limit --test-limit --backend --workers --devices --strategy \
-            --allow-divergence --tui --quiet";
+            --allow-divergence --tui --quiet --dataset --train-size --val-size";
         for flag in flags.split_whitespace() {
             assert!(help.contains(flag), "{flag} missing from --help");
         }
@@ -392,6 +409,36 @@ mod tests {
         assert!(flag_of(&["--loss", "bce", "--bce-target-thresh", "inf"]).contains("inf"));
         assert!(Cli::try_parse_from(["x", "--backend", "tpu"]).is_err());
         assert!(Cli::try_parse_from(["x", "--resume", "a", "--out-dir", "b"]).is_err());
+    }
+
+    /// `--dataset fashion-mnist` gives the model a one-channel stem and its own
+    /// default folder; an explicit --data-dir wins; CIFAR-10 stays the default.
+    #[test]
+    fn fashion_mnist_sets_the_stem_and_the_folder() {
+        let fashion = config_of(&["--dataset", "fashion-mnist", "--train-size", "10000"]);
+        assert_eq!(fashion.dataset, DatasetKind::FashionMnist);
+        assert_eq!(fashion.model.in_channels, 1);
+        assert_eq!(fashion.train_size, Some(10_000));
+        assert!(fashion.data_dir.ends_with("data/fashion-mnist"));
+        assert!(fashion.validate().is_ok());
+        let elsewhere = config_of(&["--dataset", "fashion-mnist", "--data-dir", "/x/f"]);
+        assert_eq!(elsewhere.data_dir, PathBuf::from("/x/f"));
+        let cifar = config_of(&[]);
+        assert_eq!(
+            (cifar.dataset, cifar.model.in_channels),
+            (DatasetKind::Cifar10, 3)
+        );
+        // A configuration whose stem does not fit its data is refused, naming both.
+        let mut wrong = fashion.clone();
+        wrong.model.in_channels = 3;
+        let err = wrong.validate().unwrap_err().to_string();
+        assert!(err.contains("FashionMnist for 3 channels"), "{err}");
+        assert!(Cli::try_parse_from(["x", "--dataset", "mnist"]).is_err());
+        let zero = config_of(&["--train-size", "0"]).validate().unwrap_err();
+        assert!(
+            zero.to_string().contains("--train-size must be at least 1"),
+            "{zero}"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Everything that defines a run: the configuration saved as `config.json` (and all
-//! a resume needs), its range checks, and the errors a run reports.
+//! a resume needs) and its range checks.
 
 use std::path::PathBuf;
 
@@ -13,13 +13,11 @@ use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixConfig, MixError, MixMode,
 use burn_mixup::{
     MultiStepLrScheduler, MultiStepLrSchedulerConfig, Pairing, Paste, SmoothingConvention,
 };
-use thiserror::Error;
 
 use crate::checkpoint::fnv1a;
-use crate::data::DataError;
-use crate::folder::LockError;
+use crate::dataset::DatasetKind;
+pub use crate::error::TrainError;
 use crate::model::ResNetConfig;
-use crate::watch::Fault;
 
 /// The compute backend of a run.
 #[derive(
@@ -150,11 +148,16 @@ pub struct TrainingConfig {
     pub bce_target_thresh: Option<f64>,
     #[config(default = 0)]
     pub seed: u64,
-    /// Where CIFAR-10 is (absolute once a run starts).
+    /// The data set; CIFAR-10 in runs written before the flag.
+    #[config(default = "DatasetKind::Cifar10")]
+    pub dataset: DatasetKind,
+    /// Where the data set is (absolute once a run starts).
     #[config(default = "PathBuf::from(\"data/cifar10\")")]
     pub data_dir: PathBuf,
-    /// Train on a generated set of this many images instead of CIFAR-10.
+    /// Train on a generated set of this many images instead of the data set.
     pub synthetic: Option<usize>,
+    /// Train on this many training images, class-balanced and evenly spaced.
+    pub train_size: Option<usize>,
     pub train_limit: Option<usize>,
     pub test_limit: Option<usize>,
     #[config(default = "BackendKind::default_for_build()")]
@@ -170,114 +173,6 @@ pub struct TrainingConfig {
     /// Training images held out to fit the temperature after the last epoch; 0
     /// skips it. `None` in a run written before the flag existed: none held out.
     pub val_size: Option<usize>,
-}
-
-/// Why a run could not start or go on.
-#[derive(Debug, Error)]
-pub enum TrainError {
-    #[error(transparent)]
-    Data(#[from] DataError),
-    #[error("--{flag} must be {expected}, got {value}")]
-    Flag {
-        flag: &'static str,
-        expected: &'static str,
-        value: String,
-    },
-    #[error("invalid mixing options: {0}")]
-    Mixing(#[from] MixError),
-    #[error("invalid loss options: {0}")]
-    Loss(#[from] burn_mixup::LossError),
-    #[error("invalid learning-rate schedule: {0}")]
-    Schedule(#[from] burn_mixup::ScheduleError),
-    #[error("checkpoint {path} is unusable: {reason}")]
-    Checkpoint { path: PathBuf, reason: String },
-    #[error(
-        "{dir} was started with {field} = {saved}, not {given}; only --epochs may change on resume"
-    )]
-    ConfigMismatch {
-        dir: PathBuf,
-        field: String,
-        saved: String,
-        given: String,
-    },
-    #[error("{path} is not a run folder: {reason}")]
-    NotARun { path: PathBuf, reason: String },
-    #[error("cannot write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{0}")]
-    Device(String),
-    #[error("temperature scaling on the validation images failed: {0}; try a larger --val-size")]
-    Calibration(#[from] burn_mixup::CalibrationError),
-    #[error(transparent)]
-    Lock(#[from] LockError),
-    #[error(
-        "the {split} loss became {loss} at epoch {epoch}, iteration {iteration} (learning \
-         rate {lr}): the run diverged and stopped without checkpointing epoch {epoch}. {}",
-        last_good(.saved)
-    )]
-    Diverged {
-        split: &'static str,
-        epoch: usize,
-        iteration: usize,
-        lr: f64,
-        loss: f64,
-        /// The last epoch whose checkpoint holds a finite model.
-        saved: Option<usize>,
-    },
-    #[error("cannot write {path}: {reason}")]
-    Unwritable { path: PathBuf, reason: String },
-    /// An error burn-train stopped on (a checkpoint that could not be saved, a data
-    /// error, a device error), as it reports it, and the last whole checkpoint.
-    #[error("training stopped on an error: {error}. {}", resumable(.saved))]
-    Training { error: String, saved: Option<usize> },
-}
-
-fn last_good(saved: &Option<usize>) -> String {
-    match saved {
-        Some(epoch) => format!(
-            "Epoch {epoch}'s checkpoint holds the last finite model: start again with a lower \
-             --lr, or resume with --allow-divergence to train on regardless"
-        ),
-        None => "No epoch had finished, so nothing is saved: start again with a lower --lr".into(),
-    }
-}
-
-fn resumable(saved: &Option<usize>) -> String {
-    match saved {
-        Some(epoch) => format!(
-            "The checkpoint of epoch {epoch} is whole: fix the cause, then resume the run with \
-             --resume"
-        ),
-        None => "No epoch was checkpointed: fix the cause and start again".into(),
-    }
-}
-
-impl TrainError {
-    /// The error of a run that stopped on `fault`, whose last whole checkpoint is of
-    /// epoch `saved`.
-    pub fn of_fault(fault: Fault, saved: Option<usize>) -> Self {
-        match fault {
-            Fault::Diverged {
-                split,
-                epoch,
-                iteration,
-                lr,
-                loss,
-            } => Self::Diverged {
-                split,
-                epoch,
-                iteration,
-                lr,
-                loss,
-                saved,
-            },
-            Fault::Unwritable { path, reason } => Self::Unwritable { path, reason },
-        }
-    }
 }
 
 impl TrainingConfig {
@@ -337,6 +232,12 @@ impl TrainingConfig {
             ),
             c if c.model.base_width == 0 => fail("base-width", "at least 1", &0),
             c if c.train_limit == Some(0) => fail("train-limit", "at least 1", &0),
+            c if c.train_size == Some(0) => fail("train-size", "at least 1", &0),
+            c if c.model.in_channels != c.dataset.format().channels => fail(
+                "dataset",
+                "a data set with the model's input channels",
+                &format!("{:?} for {} channels", c.dataset, c.model.in_channels),
+            ),
             c if c.test_limit == Some(0) => fail("test-limit", "at least 1", &0),
             c if c.synthetic == Some(0) => fail("synthetic", "at least 1 image", &0),
             c if c.devices.is_empty() => fail("devices", "at least one device index", &""),
@@ -434,9 +335,24 @@ impl TrainingConfig {
     pub fn fingerprint(&self) -> u64 {
         let mut json = serde_json::to_value(self).expect("config serialises");
         json["epochs"] = 0.into();
-        // Runs written before --val-size keep their fingerprint (and their checkpoints).
-        if json["val_size"].is_null() {
-            json.as_object_mut().expect("an object").remove("val_size");
+        // Runs written before --val-size, --dataset and --train-size keep their
+        // fingerprint (and their checkpoints): a setting at what those runs did is
+        // left out.
+        let legacy = [
+            ("val_size", serde_json::Value::Null),
+            ("train_size", serde_json::Value::Null),
+            ("dataset", "cifar10".into()),
+        ];
+        for (key, value) in legacy {
+            if json[key] == value {
+                json.as_object_mut().expect("an object").remove(key);
+            }
+        }
+        if json["model"]["in_channels"] == 3 {
+            json["model"]
+                .as_object_mut()
+                .expect("an object")
+                .remove("in_channels");
         }
         fnv1a(json.to_string().as_bytes())
     }

@@ -9,8 +9,10 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use burn::data::dataset::{Dataset, DatasetError};
 use thiserror::Error;
+
+pub use crate::images::NUM_CLASSES;
+use crate::images::{ImageFormat, ImageSet, Splits};
 
 /// Side of a CIFAR image.
 pub const SIDE: usize = 32;
@@ -20,8 +22,6 @@ pub const IMAGE_BYTES: usize = 3 * SIDE * SIDE;
 pub const RECORD_BYTES: usize = 1 + IMAGE_BYTES;
 /// Records in each official file.
 pub const OFFICIAL_RECORDS_PER_FILE: usize = 10_000;
-/// Number of classes.
-pub const NUM_CLASSES: usize = 10;
 /// Folder of the binary version inside the archive.
 pub const BATCHES_DIR: &str = "cifar-10-batches-bin";
 /// The five training files, in order.
@@ -71,13 +71,13 @@ pub enum DataError {
         "{path} holds {size} bytes, not a whole number of {RECORD_BYTES}-byte records (a truncated or foreign file)"
     )]
     BadSize { path: PathBuf, size: u64 },
-    #[error("{path} holds {records} records; the official CIFAR-10 files hold exactly {expected}")]
+    #[error("{path} holds {records} records; the official file holds exactly {expected}")]
     WrongRecordCount {
         path: PathBuf,
         records: usize,
         expected: usize,
     },
-    #[error("{path}: record {record} has label {label}, but CIFAR-10 labels are 0..=9")]
+    #[error("{path}: record {record} has label {label}, but the 10 classes are 0..=9")]
     BadLabel {
         path: PathBuf,
         record: usize,
@@ -103,6 +103,9 @@ pub enum DataError {
         reason: String,
         hint: String,
     },
+    /// A Fashion-MNIST file that is not what it should be.
+    #[error(transparent)]
+    Idx(#[from] crate::idx::IdxError),
     #[error("image {index} was asked of a set of {len} images")]
     NoSuchImage { index: usize, len: usize },
 }
@@ -117,131 +120,46 @@ pub enum RecordCount {
     Any,
 }
 
-/// One image and its label.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CifarItem {
-    /// `[3, 32, 32]` channel-major bytes, as stored in the file.
-    pub pixels: Box<[u8; IMAGE_BYTES]>,
-    /// Class index in `0..10`.
-    pub label: u8,
-    /// Position in the data set: seeds this image's augmentation.
-    pub index: usize,
-}
-
-/// A split of CIFAR-10 held in memory as bytes.
-#[derive(Debug, Clone, Default)]
-pub struct CifarDataset {
-    images: Vec<u8>,
-    labels: Vec<u8>,
-}
-
-impl CifarDataset {
-    /// Parses and validates the records of one file; `path` names it in errors.
-    pub fn parse(bytes: &[u8], path: &Path, count: RecordCount) -> Result<Self, DataError> {
-        if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD_BYTES) {
-            return Err(DataError::BadSize {
+/// Parses and validates the records of one file; `path` names it in errors.
+pub fn parse_records(bytes: &[u8], path: &Path, count: RecordCount) -> Result<ImageSet, DataError> {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD_BYTES) {
+        return Err(DataError::BadSize {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+        });
+    }
+    let records = bytes.len() / RECORD_BYTES;
+    if count == RecordCount::Official && records != OFFICIAL_RECORDS_PER_FILE {
+        return Err(DataError::WrongRecordCount {
+            path: path.to_path_buf(),
+            records,
+            expected: OFFICIAL_RECORDS_PER_FILE,
+        });
+    }
+    let mut images = Vec::with_capacity(records * IMAGE_BYTES);
+    let mut labels = Vec::with_capacity(records);
+    for (record, chunk) in bytes.chunks_exact(RECORD_BYTES).enumerate() {
+        let label = chunk[0];
+        if label as usize >= NUM_CLASSES {
+            return Err(DataError::BadLabel {
                 path: path.to_path_buf(),
-                size: bytes.len() as u64,
+                record,
+                label,
             });
         }
-        let records = bytes.len() / RECORD_BYTES;
-        if count == RecordCount::Official && records != OFFICIAL_RECORDS_PER_FILE {
-            return Err(DataError::WrongRecordCount {
-                path: path.to_path_buf(),
-                records,
-                expected: OFFICIAL_RECORDS_PER_FILE,
-            });
-        }
-        let mut dataset = CifarDataset {
-            images: Vec::with_capacity(records * IMAGE_BYTES),
-            labels: Vec::with_capacity(records),
-        };
-        for (record, chunk) in bytes.chunks_exact(RECORD_BYTES).enumerate() {
-            let label = chunk[0];
-            if label as usize >= NUM_CLASSES {
-                return Err(DataError::BadLabel {
-                    path: path.to_path_buf(),
-                    record,
-                    label,
-                });
-            }
-            dataset.labels.push(label);
-            dataset.images.extend_from_slice(&chunk[1..]);
-        }
-        Ok(dataset)
+        labels.push(label);
+        images.extend_from_slice(&chunk[1..]);
     }
-
-    /// Appends another split (files are read one after the other).
-    pub fn extend(&mut self, other: CifarDataset) {
-        self.images.extend(other.images);
-        self.labels.extend(other.labels);
-    }
-
-    /// Keeps the first `limit` images (after every file was validated).
-    pub fn truncate(&mut self, limit: usize) {
-        let keep = limit.min(self.labels.len());
-        self.labels.truncate(keep);
-        self.images.truncate(keep * IMAGE_BYTES);
-    }
-
-    /// The raw bytes of image `index`.
-    pub fn image(&self, index: usize) -> &[u8] {
-        &self.images[index * IMAGE_BYTES..(index + 1) * IMAGE_BYTES]
-    }
-
-    /// All labels.
-    pub fn labels(&self) -> &[u8] {
-        &self.labels
-    }
-
-    /// The images `indices`, in that order, as a new set.
-    pub fn select(&self, indices: &[usize]) -> CifarDataset {
-        CifarDataset {
-            images: indices
-                .iter()
-                .flat_map(|&i| self.image(i).iter().copied())
-                .collect(),
-            labels: indices.iter().map(|&i| self.labels[i]).collect(),
-        }
-    }
+    Ok(ImageSet::from_parts(ImageFormat::CIFAR, images, labels))
 }
 
-impl Dataset<CifarItem> for CifarDataset {
-    fn get(&self, index: usize) -> Result<CifarItem, DatasetError> {
-        let len = self.labels.len();
-        let label = *self
-            .labels
-            .get(index)
-            .ok_or(DatasetError::new(DataError::NoSuchImage { index, len }))?;
-        let pixels: Box<[u8; IMAGE_BYTES]> = self
-            .image(index)
-            .to_vec()
-            .into_boxed_slice()
-            .try_into()
-            .expect("every image slice is IMAGE_BYTES long");
-        Ok(CifarItem {
-            pixels,
-            label,
-            index,
-        })
-    }
-
-    fn len(&self) -> usize {
-        self.labels.len()
-    }
-}
-
-/// The two splits.
-#[derive(Debug, Clone)]
-pub struct Cifar10 {
-    pub train: CifarDataset,
-    pub test: CifarDataset,
-}
+/// CIFAR-10's files.
+pub struct Cifar10;
 
 impl Cifar10 {
     /// Reads `root/cifar-10-batches-bin/` if present, else the archive
     /// `root/cifar-10-binary.tar.gz` without unpacking it. Every file is validated.
-    pub fn open(root: &Path, count: RecordCount) -> Result<Self, DataError> {
+    pub fn open(root: &Path, count: RecordCount) -> Result<Splits, DataError> {
         let dir = root.join(BATCHES_DIR);
         let hint = crate::download::placement_hint(root);
         if dir.is_dir() {
@@ -251,18 +169,18 @@ impl Cifar10 {
                 let missing = missing.join(", ");
                 return Err(DataError::Incomplete { dir, missing, hint });
             }
-            return Self::open_dir(&dir, count, &hint);
+            return Cifar10::open_dir(&dir, count, &hint);
         }
         let archive = root.join(crate::download::ARCHIVE_NAME);
         if archive.is_file() {
-            return Self::open_archive(&archive, count);
+            return Cifar10::open_archive(&archive, count);
         }
         Err(DataError::Missing { path: dir, hint })
     }
 
     /// Reads the unpacked folder.
-    pub fn open_dir(dir: &Path, count: RecordCount, hint: &str) -> Result<Self, DataError> {
-        let read = |name: &str| -> Result<CifarDataset, DataError> {
+    pub fn open_dir(dir: &Path, count: RecordCount, hint: &str) -> Result<Splits, DataError> {
+        let read = |name: &str| -> Result<ImageSet, DataError> {
             let path = dir.join(name);
             let bytes = fs::read(&path).map_err(|source| match source.kind() {
                 std::io::ErrorKind::NotFound => DataError::Missing {
@@ -274,19 +192,19 @@ impl Cifar10 {
                     source,
                 },
             })?;
-            CifarDataset::parse(&bytes, &path, count)
+            parse_records(&bytes, &path, count)
         };
-        let mut train = CifarDataset::default();
+        let mut train = ImageSet::empty(ImageFormat::CIFAR);
         for name in TRAIN_FILES {
             train.extend(read(name)?);
         }
         let test = read(TEST_FILE)?;
-        Ok(Self { train, test })
+        Ok(Splits { train, test })
     }
 
     /// Reads the six data files straight out of the `.tar.gz` (one pass, ~1 s for
     /// the 170 MB archive), validating each as `archive/member`.
-    pub fn open_archive(archive: &Path, count: RecordCount) -> Result<Self, DataError> {
+    pub fn open_archive(archive: &Path, count: RecordCount) -> Result<Splits, DataError> {
         let corrupt = |reason: String| DataError::CorruptArchive {
             path: archive.to_path_buf(),
             reason,
@@ -297,7 +215,7 @@ impl Cifar10 {
         })?;
         let mut tar =
             tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
-        let mut members: Vec<Option<CifarDataset>> = vec![None; TRAIN_FILES.len() + 1];
+        let mut members: Vec<Option<ImageSet>> = vec![None; TRAIN_FILES.len() + 1];
         let entries = tar.entries().map_err(|e| corrupt(e.to_string()))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| corrupt(e.to_string()))?;
@@ -317,7 +235,7 @@ impl Cifar10 {
                 entry
                     .read_to_end(&mut bytes)
                     .map_err(|e| corrupt(format!("{name}: {e}")))?;
-                members[slot] = Some(CifarDataset::parse(&bytes, &archive.join(&name), count)?);
+                members[slot] = Some(parse_records(&bytes, &archive.join(&name), count)?);
             }
         }
         let mut take = |slot: usize, name: &str| {
@@ -326,12 +244,12 @@ impl Cifar10 {
                 hint: "the archive lacks this member: it is not the CIFAR-10 binary release".into(),
             })
         };
-        let mut train = CifarDataset::default();
+        let mut train = ImageSet::empty(ImageFormat::CIFAR);
         for (slot, name) in TRAIN_FILES.iter().enumerate() {
             train.extend(take(slot, name)?);
         }
         let test = take(TRAIN_FILES.len(), TEST_FILE)?;
-        Ok(Self { train, test })
+        Ok(Splits { train, test })
     }
 }
 
@@ -346,6 +264,11 @@ impl SplitMix {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
+}
+
+/// The class of synthetic sample `sample`.
+pub fn synthetic_label(sample: u64) -> u8 {
+    (SplitMix(sample ^ 0xC1FA).next() % NUM_CLASSES as u64) as u8
 }
 
 /// One synthetic record: class-dependent colour and stripe pattern plus noise.
@@ -410,7 +333,7 @@ pub fn write_synthetic(
         let mut bytes = Vec::with_capacity(count * RECORD_BYTES);
         for i in 0..count as u64 {
             let sample = seed.wrapping_mul(1_000_003).wrapping_add(offset + i);
-            let label = (SplitMix(sample ^ 0xC1FA).next() % NUM_CLASSES as u64) as u8;
+            let label = synthetic_label(sample);
             bytes.extend_from_slice(&synthetic_record(label, sample));
         }
         crate::checkpoint::write_atomically(&dir.join(name), &bytes).map_err(|source| {

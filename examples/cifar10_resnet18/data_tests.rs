@@ -2,6 +2,7 @@
 //! input's error, the synthetic set, and a bounded fuzz run.
 
 use super::*;
+use burn::data::dataset::Dataset;
 
 /// A record whose pixel bytes encode their own position, so decoding can be
 /// checked exactly: byte `1 + c*1024 + y*32 + x` of record `r` is
@@ -79,8 +80,8 @@ fn reads_the_tar_gz_without_unpacking() {
     let from_archive = Cifar10::open(root.path(), RecordCount::Any).unwrap();
     let from_dir = Cifar10::open(source.path(), RecordCount::Any).unwrap();
     assert_eq!(from_archive.train.len(), 10);
-    assert_eq!(from_archive.train.images, from_dir.train.images);
-    assert_eq!(from_archive.test.labels, from_dir.test.labels);
+    assert_eq!(from_archive.train, from_dir.train);
+    assert_eq!(from_archive.test, from_dir.test);
 }
 
 #[test]
@@ -176,7 +177,7 @@ fn synthetic_set_is_in_the_real_format_and_balanced() {
 }
 
 /// Bounded fuzzing of the reader with a seeded generator: random and mutated
-/// record files through `CifarDataset::parse`, and mutated, truncated and random
+/// record files through `ImageSet::parse`, and mutated, truncated and random
 /// archives through `Cifar10::open_archive`. No input may panic, and every failure
 /// is a typed error whose message names the file.
 #[test]
@@ -228,7 +229,7 @@ fn random_and_mutated_files_give_typed_errors_never_panics() {
         } else {
             RecordCount::Official
         };
-        let outcome = std::panic::catch_unwind(|| CifarDataset::parse(&bytes, path, count));
+        let outcome = std::panic::catch_unwind(|| parse_records(&bytes, path, count));
         match outcome.expect("the parser must not panic") {
             Ok(data) => {
                 assert_eq!(data.len() * RECORD_BYTES, bytes.len());

@@ -39,6 +39,8 @@ pub fn placement_hint(root: &Path) -> String {
 /// Where to fetch from and what must arrive.
 #[derive(Debug, Clone)]
 pub struct Source {
+    /// What the progress bar calls it.
+    pub label: String,
     pub url: String,
     pub size: u64,
     pub md5: String,
@@ -48,6 +50,7 @@ impl Source {
     /// The official archive.
     pub fn official() -> Self {
         Self {
+            label: "CIFAR-10".to_string(),
             url: ARCHIVE_URL.to_string(),
             size: ARCHIVE_BYTES,
             md5: ARCHIVE_MD5.to_string(),
@@ -112,7 +115,7 @@ pub fn fetch(source: &Source, dest: &Path, show_progress: bool) -> Result<(), Da
                 )
                 .expect("static template"),
             );
-            bar.set_message("CIFAR-10");
+            bar.set_message(source.label.clone());
             bar
         } else {
             ProgressBar::hidden()
@@ -199,6 +202,7 @@ mod tests {
 
     fn source_for(body: &[u8], url: String) -> Source {
         Source {
+            label: "test".into(),
             url,
             size: body.len() as u64,
             md5: format!("{:x}", md5::compute(body)),
@@ -268,6 +272,7 @@ mod tests {
             .unwrap()
             .port();
         let source = Source {
+            label: "test".into(),
             url: format!("http://127.0.0.1:{port}/x.tar.gz"),
             size: 1,
             md5: String::new(),

@@ -18,8 +18,8 @@ use burn_mixup::{MixConfig, MixedBatch, Mixer, MixupBatcher};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use crate::augment::CifarBatcher;
-use crate::data::{CifarDataset, CifarItem};
+use crate::augment::ImageBatcher;
+use crate::images::{ImageItem, ImageSet};
 
 /// The shuffled order of the whole training set in `epoch`, a function of
 /// `(seed, epoch)` alone.
@@ -34,14 +34,14 @@ pub fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
 
 /// One device's share (`range`) of the epoch's order.
 pub struct EpochSlice {
-    data: Arc<CifarDataset>,
+    data: Arc<ImageSet>,
     range: Range<usize>,
     seed: u64,
     order: RwLock<Vec<usize>>,
 }
 
 impl EpochSlice {
-    pub fn new(data: Arc<CifarDataset>, range: Range<usize>, seed: u64) -> Self {
+    pub fn new(data: Arc<ImageSet>, range: Range<usize>, seed: u64) -> Self {
         let order = RwLock::new(range.clone().collect());
         Self {
             data,
@@ -57,8 +57,8 @@ impl EpochSlice {
     }
 }
 
-impl Dataset<CifarItem> for EpochSlice {
-    fn get(&self, index: usize) -> Result<CifarItem, DatasetError> {
+impl Dataset<ImageItem> for EpochSlice {
+    fn get(&self, index: usize) -> Result<ImageItem, DatasetError> {
         let order = self.order.read().expect("no panic while holding the lock");
         let at = *order.get(index).ok_or_else(|| {
             DatasetError::new(crate::data::DataError::NoSuchImage {
@@ -77,7 +77,7 @@ impl Dataset<CifarItem> for EpochSlice {
 /// What every device's pipeline is built from.
 #[derive(Clone)]
 struct Recipe {
-    data: Arc<CifarDataset>,
+    data: Arc<ImageSet>,
     mixing: MixConfig,
     seed: u64,
     batch_size: usize,
@@ -89,7 +89,7 @@ struct Recipe {
 /// its mixer, on mixing stream `rank`.
 struct Pipeline {
     slice: Arc<EpochSlice>,
-    batcher: CifarBatcher,
+    batcher: ImageBatcher,
     mixer: Mixer,
     inner: Arc<dyn DataLoader<MixedBatch<4>>>,
 }
@@ -117,7 +117,7 @@ impl EpochLoader {
             range.clone(),
             recipe.seed,
         ));
-        let batcher = CifarBatcher::train(recipe.seed);
+        let batcher = ImageBatcher::train(recipe.seed, recipe.data.format());
         let stream = recipe.mixing.stream + rank as u64;
         let mixer = recipe.mixing.clone().with_stream(stream).init()?;
         let inner = DataLoaderBuilder::new(MixupBatcher::new(batcher.clone(), mixer.clone()))
@@ -207,7 +207,7 @@ pub fn batches_per_device(images: usize, devices: usize, per_device: usize) -> V
 /// `first_epoch` (0-based) on `device`, and the optimizer steps of one epoch.
 #[allow(clippy::too_many_arguments)]
 pub fn training_loader(
-    train_set: CifarDataset,
+    train_set: ImageSet,
     mixing: MixConfig,
     seed: u64,
     batch_size: usize,
@@ -238,8 +238,9 @@ pub fn training_loader(
 mod tests {
     use super::*;
     use crate::data::{Cifar10, RecordCount, write_synthetic};
+    use crate::images::ImageSet;
 
-    fn synthetic(train: usize) -> CifarDataset {
+    fn synthetic(train: usize) -> ImageSet {
         let dir = tempfile::tempdir().unwrap();
         write_synthetic(dir.path(), train, 5, 11).unwrap();
         Cifar10::open(dir.path(), RecordCount::Any).unwrap().train

@@ -1,16 +1,20 @@
-//! ResNet-18 on CIFAR-10 with Mixup (and CutMix) and label smoothing, trained by
+//! ResNet-18 on CIFAR-10 (or Fashion-MNIST) with Mixup (and CutMix) and label smoothing, trained by
 //! burn-train's `SupervisedTraining` on Burn 0.22.
 //!
 //! ```sh
 //! cargo run --release --example cifar10_resnet18 --features cuda            # GPU, 150 epochs
 //! cargo run --release --example cifar10_resnet18 -- --synthetic --base-width 8 --epochs 3   # CPU smoke run
+//! cargo run --release --example cifar10_resnet18 -- --dataset fashion-mnist --base-width 16 --train-size 10000 --epochs 15 --lr-milestones 8,12   # real images on the CPU
 //! cargo run --release --example cifar10_resnet18 --features cuda -- --alpha 0 --smoothing 0   # baseline
 //! cargo run --release --example cifar10_resnet18 --features cuda -- --resume runs/<timestamp>
 //! ```
 //!
-//! Files, as Burn's own examples: `data.rs` (CIFAR-10 binary reader, synthetic set),
+//! Files, as Burn's own examples: `images.rs` (an image set in memory),
+//! `dataset.rs` (which data set, found, generated and split), `data.rs` (CIFAR-10
+//! binary reader, synthetic set), `fashion.rs` (Fashion-MNIST's IDX files),
 //! `download.rs`, `augment.rs` (crop/flip/normalise batchers), `model.rs`
-//! (ResNet-18), `config.rs` (the run's settings and errors), `cli.rs` (flags, resume),
+//! (ResNet-18), `config.rs` (the run's settings), `error.rs` (what a run reports),
+//! `cli.rs` (flags),
 //! `loader.rs` (epoch-seeded, per-device training loaders), `training.rs`
 //! (train/inference steps, `SupervisedTraining`), `resume.rs` (what `--resume`
 //! keeps and where it continues), `metrics.rs` (metrics.csv),
@@ -31,8 +35,13 @@ mod cli;
 mod config;
 mod curves;
 mod data;
+mod dataset;
 mod download;
+mod error;
+mod fashion;
 mod folder;
+mod idx;
+mod images;
 mod loader;
 mod metrics;
 mod model;
@@ -52,52 +61,17 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use crate::checkpoint::write_atomically;
 use crate::cli::Cli;
 use crate::config::{BackendKind, TrainError, TrainingConfig};
-use crate::data::{Cifar10, CifarDataset, DataError, RecordCount};
 use crate::folder::{LOCK_FILE, RunLock};
+use crate::images::{ImageFormat, Splits};
 use crate::resume::{plan, resume_point};
 use crate::training::{Finish, RunOptions};
 
-/// Opens CIFAR-10 (downloading it if allowed) or generates the synthetic set.
-fn load_data(
-    config: &TrainingConfig,
-    out_dir: &Path,
-    download: bool,
-) -> Result<Cifar10, DataError> {
-    let root = &config.data_dir;
-    let mut data = match config.synthetic {
-        Some(images) => {
-            let root = out_dir.join("synthetic-data");
-            data::write_synthetic(&root, images, (images / 5).max(1), config.seed)?;
-            Cifar10::open(&root, RecordCount::Any)?
-        }
-        None => match Cifar10::open(root, RecordCount::Official) {
-            Err(DataError::Missing { .. }) if download => {
-                let dest = root.join(download::ARCHIVE_NAME);
-                eprintln!(
-                    "CIFAR-10 not found in {}: downloading {}",
-                    root.display(),
-                    download::ARCHIVE_URL
-                );
-                download::fetch(&download::Source::official(), &dest, true)?;
-                Cifar10::open(root, RecordCount::Official)?
-            }
-            other => other?,
-        },
-    };
-    if let Some(limit) = config.train_limit {
-        data.train.truncate(limit);
-    }
-    if let Some(limit) = config.test_limit {
-        data.test.truncate(limit);
-    }
-    Ok(data)
-}
-
 /// Times one forward + backward on two images and extrapolates to the whole run.
-fn estimate_seconds(config: &TrainingConfig, device: &Device, data: &Cifar10) -> f64 {
+fn estimate_seconds(config: &TrainingConfig, device: &Device, data: &Splits) -> f64 {
     let device = device.clone().autodiff();
     let model = config.model.init(&device);
-    let images = || Tensor::<4>::zeros([2, 3, 32, 32], &device);
+    let ImageFormat { channels, side, .. } = config.dataset.format();
+    let images = || Tensor::<4>::zeros([2, channels, side, side], &device);
     let _ = model.forward(images()).sum().backward(); // warm-up
     let started = Instant::now();
     let _ = model.forward(images()).sum().backward();
@@ -210,29 +184,13 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
         if config.synthetic.is_none() && root.exists() && !root.is_dir() {
             return Err(TrainError::Flag {
                 flag: "data-dir",
-                expected: "a folder (it holds or will hold CIFAR-10)",
+                expected: "a folder (it holds or will hold the data set)",
                 value: format!("{} (a file)", root.display()),
             });
         }
-        let mut data = load_data(&config, &dir, !cli.no_download)?;
-        // A new run holds out a tenth of the training set unless told otherwise; a
-        // run written before --val-size (None) holds out nothing, as it did.
-        if !plan.resuming && config.val_size.is_none() {
-            config.val_size = Some(data.train.len() / 10);
-        }
-        let held = config.val_size.unwrap_or(0);
-        if held >= data.train.len() {
-            return Err(TrainError::Flag {
-                flag: "val-size",
-                expected: "fewer than the training images (0 skips the calibration)",
-                value: format!("{held} for {} images", data.train.len()),
-            });
-        }
-        // Only a split that holds something out copies the training images.
-        let mut validation = CifarDataset::default();
-        if held > 0 {
-            (data.train, validation) = calibrate::hold_out(&data.train, held);
-        }
+        let mut data = dataset::load(&config, &dir, !cli.no_download)?;
+        let validation;
+        (data.train, validation) = dataset::split_training(&mut config, data.train, plan.resuming)?;
         if config.batch_size > data.train.len() {
             return Err(TrainError::Flag {
                 flag: "batch-size",
@@ -278,7 +236,12 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, TrainError> {
         return Ok(Outcome::Done);
     }
     eprintln!(
-        "{} training / {} test images, {} epochs, batch {}, {:?}, run folder {}{}",
+        "{}: {} training / {} test images, {} epochs, batch {}, {:?}, run folder {}{}",
+        if config.synthetic.is_some() {
+            "synthetic"
+        } else {
+            config.dataset.name()
+        },
         data.train.len(),
         data.test.len(),
         config.epochs,

@@ -25,6 +25,10 @@ pub struct ResNetConfig {
     /// Pre-activation blocks (PreAct ResNet-18) instead of the original ones.
     #[config(default = false)]
     pub preact: bool,
+    /// Channels of the input images (3 for CIFAR-10, 1 for Fashion-MNIST): the
+    /// stem's only difference.
+    #[config(default = 3)]
+    pub in_channels: usize,
 }
 
 fn conv3x3(input: usize, output: usize, stride: usize, device: &Device) -> Conv2d {
@@ -113,7 +117,7 @@ impl ResNetConfig {
             input = output;
         }
         ResNet {
-            stem: conv3x3(3, w, 1, device),
+            stem: conv3x3(self.in_channels, w, 1, device),
             stem_bn: (!self.preact).then(|| BatchNormConfig::new(w).init(device)),
             blocks,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
@@ -123,7 +127,7 @@ impl ResNetConfig {
 }
 
 impl ResNet {
-    /// `[B, 3, H, W]` images to `[B, num_classes]` logits.
+    /// `[B, in_channels, H, W]` images to `[B, num_classes]` logits.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = self.stem.forward(images);
         if let Some(bn) = &self.stem_bn {

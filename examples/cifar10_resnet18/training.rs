@@ -25,10 +25,10 @@ use burn_mixup::{
 };
 use burn_mixup::{MixedBatch, MixedClassificationOutput};
 
-use crate::augment::{CifarBatch, CifarBatcher};
+use crate::augment::{ImageBatch, ImageBatcher};
 use crate::checkpoint::{checkpointers, last_complete_epoch};
 use crate::config::{BackendKind, LossKind, StrategyKind, TrainError, TrainingConfig};
-use crate::data::CifarDataset;
+use crate::images::ImageSet;
 use crate::loader::training_loader;
 use crate::metrics::{Lines, RunLog};
 use crate::model::ResNet;
@@ -86,11 +86,11 @@ impl TrainStep for Classifier {
 }
 
 impl InferenceStep for Classifier {
-    type Input = CifarBatch;
+    type Input = ImageBatch;
     type Output = ClassificationOutput;
 
     /// Plain cross-entropy (no smoothing) on clean test images.
-    fn step(&self, batch: CifarBatch) -> ClassificationOutput {
+    fn step(&self, batch: ImageBatch) -> ClassificationOutput {
         let logits = self.net.forward(batch.images);
         let loss = CrossEntropyLossConfig::new()
             .init(&logits.device())
@@ -185,8 +185,8 @@ pub struct Trained {
 /// Trains (or continues) the run in `options.dir` on `devices` through burn-train.
 pub fn train(
     config: &TrainingConfig,
-    train_set: CifarDataset,
-    test_set: CifarDataset,
+    train_set: ImageSet,
+    test_set: ImageSet,
     devices: Vec<Device>,
     options: &RunOptions,
 ) -> Result<Trained, TrainError> {
@@ -204,7 +204,7 @@ pub fn train(
         resume_from,
         &autodiff,
     )?;
-    let test_loader = DataLoaderBuilder::new(CifarBatcher::test())
+    let test_loader = DataLoaderBuilder::new(ImageBatcher::test(test_set.format()))
         .batch_size(config.batch_size.max(256))
         .num_workers(config.workers)
         .set_device(device.clone())
@@ -346,7 +346,7 @@ impl MetricsRenderer for Silent {
 /// loss, backward, SGD), synchronised by reading the last loss.
 pub fn throughput(
     config: &TrainingConfig,
-    train_set: CifarDataset,
+    train_set: ImageSet,
     device: &Device,
     warmup: usize,
     steps: usize,

@@ -15,7 +15,7 @@ fn tiny(epochs: usize) -> TrainingConfig {
         .with_seed(3)
 }
 
-fn synthetic(train: usize, test: usize) -> Cifar10 {
+fn synthetic(train: usize, test: usize) -> crate::images::Splits {
     let dir = tempfile::tempdir().unwrap();
     write_synthetic(dir.path(), train, test, 11).unwrap();
     Cifar10::open(dir.path(), RecordCount::Any).unwrap()

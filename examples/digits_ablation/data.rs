@@ -1,5 +1,7 @@
-//! The UCI optical handwritten digits (`data/digits.csv.gz`, 1,797 images of 8x8
-//! pixels in 0..16): the reader, the fixed split, and the batcher.
+//! The data sets: the UCI optical handwritten digits (`data/digits.csv.gz`, 1,797
+//! images of 8x8 pixels in 0..16) and Fashion-MNIST (70,000 images of 28x28 bytes,
+//! its own split of 60,000 and 10,000): the readers, the split, and the batcher.
+//! For Fashion-MNIST, read "the training images" below as its 60,000.
 //!
 //! The split, stated once: in file order, image `i` is a test image when
 //! `i % 4 == 3` (449 images) and a training image otherwise (1,348). A smaller
@@ -61,16 +63,34 @@ pub enum DigitsError {
     },
     #[error("{path} holds no images")]
     Empty { path: PathBuf },
+    #[error(transparent)]
+    Idx(#[from] crate::idx::IdxError),
+    #[error("{dir} is incomplete: {missing} missing")]
+    Incomplete { dir: PathBuf, missing: String },
+    #[error(
+        "Fashion-MNIST is in neither {dir} nor {system}: `apt-get install dataset-fashion-mnist`, \
+         or run `cargo run --release --example cifar10_resnet18 -- --dataset fashion-mnist \
+         --epochs 1` once to download it to data/fashion-mnist"
+    )]
+    NoFashion { dir: PathBuf, system: PathBuf },
 }
 
-/// The images (raw pixel counts 0..16) and labels of a digits file, in file order.
+/// Square one-channel images and their labels, in file order: the digits (raw
+/// pixel counts 0..16, 8x8) or Fashion-MNIST (bytes, 28x28, training images then
+/// test images).
 #[derive(Debug, Clone)]
-pub struct Digits {
-    pub pixels: Vec<[u8; PIXELS]>,
+pub struct ImageData {
+    pub side: usize,
+    /// The largest pixel value: pixels are divided by it before standardising.
+    pub scale: f64,
+    pub pixels: Vec<Vec<u8>>,
     pub labels: Vec<u8>,
+    /// Where the test images start, for a file that comes split (Fashion-MNIST);
+    /// `None`: the digits' fixed split.
+    pub test_from: Option<usize>,
 }
 
-impl Digits {
+impl ImageData {
     /// Reads and validates a gzip-compressed digits CSV.
     pub fn read(path: &Path) -> Result<Self, DigitsError> {
         let bytes = std::fs::read(path).map_err(|source| DigitsError::Io {
@@ -126,19 +146,29 @@ impl Digits {
                     row,
                     value: values[PIXELS].to_string(),
                 })?;
-            pixels.push(image);
+            pixels.push(image.to_vec());
             labels.push(label);
         }
         if labels.is_empty() {
             return Err(DigitsError::Empty { path });
         }
-        Ok(Self { pixels, labels })
+        Ok(Self {
+            side: SIDE,
+            scale: 16.0,
+            pixels,
+            labels,
+            test_from: None,
+        })
     }
 
-    /// The fixed split: test images (`i % 4 == 3`) and training images, in file
-    /// order.
+    /// The fixed split: training images and test images, in file order. The
+    /// digits: image `i` is a test image when `i % 4 == 3`; a set that comes split:
+    /// its own.
     pub fn split(&self) -> (Vec<usize>, Vec<usize>) {
-        (0..self.labels.len()).partition(|i| i % 4 != 3)
+        match self.test_from {
+            Some(at) => ((0..at).collect(), (at..self.labels.len()).collect()),
+            None => (0..self.labels.len()).partition(|i| i % 4 != 3),
+        }
     }
 
     /// `n` training images, class by class in turn (see the module docs); all of
@@ -186,64 +216,118 @@ impl Digits {
         (rest, held)
     }
 
-    /// The images `indices` as standardised `[64]` rows, with their labels, using
-    /// the mean and standard deviation of `statistics_of`'s pixels.
-    pub fn standardised(
-        &self,
-        indices: &[usize],
-        statistics_of: &[usize],
-    ) -> Vec<([f32; PIXELS], u8)> {
+    /// The images `indices` as standardised rows, with their labels, using the
+    /// mean and standard deviation of `statistics_of`'s pixels (one of each, over
+    /// every pixel, after dividing by the scale).
+    pub fn standardised(&self, indices: &[usize], statistics_of: &[usize]) -> ImageSet {
+        let scale = self.scale;
         let values = statistics_of
             .iter()
-            .flat_map(|&i| self.pixels[i].iter().map(|&p| p as f64 / 16.0));
-        let count = (statistics_of.len() * PIXELS) as f64;
+            .flat_map(|&i| self.pixels[i].iter().map(move |&p| p as f64 / scale));
+        let count = (statistics_of.len() * self.side * self.side) as f64;
         let mean = values.clone().sum::<f64>() / count;
         let var = values.map(|v| (v - mean).powi(2)).sum::<f64>() / (count - 1.0);
         let std = var.sqrt().max(1e-12);
-        indices
+        let items = indices
             .iter()
             .map(|&i| {
-                let image = self.pixels[i].map(|p| ((p as f64 / 16.0 - mean) / std) as f32);
-                (image, self.labels[i])
+                let image = self.pixels[i].iter();
+                let image = image.map(|&p| ((p as f64 / scale - mean) / std) as f32);
+                (image.collect(), self.labels[i])
             })
-            .collect()
+            .collect();
+        ImageSet {
+            side: self.side,
+            items,
+        }
     }
 }
 
-/// A split held in memory: standardised images and their labels.
-#[derive(Debug, Clone)]
-pub struct DigitSet(pub Vec<([f32; PIXELS], u8)>);
+/// Fashion-MNIST's training images followed by its test images, from the IDX
+/// files in `dir` (raw or .gz; the trainer's reader), else in Debian's
+/// `/usr/share/datasets/fashion-mnist/` (package `dataset-fashion-mnist`).
+pub fn read_fashion(dir: &Path) -> Result<ImageData, DigitsError> {
+    use crate::idx::{Found, open_dir, system_dir};
+    let system = system_dir();
+    for folder in [dir, system.as_path()] {
+        match open_dir(folder, false)? {
+            Found::Whole([train, test]) => {
+                let side = crate::idx::SIDE;
+                let test_from = train.labels.len();
+                let chunks = |split: &crate::idx::IdxSplit| {
+                    split
+                        .images
+                        .chunks(side * side)
+                        .map(<[u8]>::to_vec)
+                        .collect::<Vec<_>>()
+                };
+                return Ok(ImageData {
+                    side,
+                    scale: 255.0,
+                    pixels: [chunks(&train), chunks(&test)].concat(),
+                    labels: [train.labels, test.labels].concat(),
+                    test_from: Some(test_from),
+                });
+            }
+            Found::Partial(missing) => {
+                return Err(DigitsError::Incomplete {
+                    dir: folder.to_path_buf(),
+                    missing: missing.join(", "),
+                });
+            }
+            Found::Nothing => {}
+        }
+    }
+    Err(DigitsError::NoFashion {
+        dir: dir.to_path_buf(),
+        system,
+    })
+}
 
-impl Dataset<([f32; PIXELS], u8)> for DigitSet {
-    fn get(&self, index: usize) -> Result<([f32; PIXELS], u8), DatasetError> {
-        self.0.get(index).copied().ok_or_else(|| {
+/// One standardised image (row-major) and its label.
+pub type Item = (Vec<f32>, u8);
+
+/// A split held in memory: standardised `side` x `side` images and their labels.
+#[derive(Debug, Clone)]
+pub struct ImageSet {
+    pub side: usize,
+    pub items: Vec<Item>,
+}
+
+impl Dataset<Item> for ImageSet {
+    fn get(&self, index: usize) -> Result<Item, DatasetError> {
+        self.items.get(index).cloned().ok_or_else(|| {
             DatasetError::new(std::io::Error::other(format!(
                 "image {index} was asked of a set of {} images",
-                self.0.len()
+                self.items.len()
             )))
         })
     }
 
     fn len(&self) -> usize {
-        self.0.len()
+        self.items.len()
     }
 }
 
-/// Batches digits as `[B, 1, 8, 8]` images (what the CutMix family needs) and labels.
+/// Batches images as `[B, 1, side, side]` (what the CutMix family needs) and labels.
 #[derive(Debug, Clone, Copy)]
-pub struct DigitBatcher;
+pub struct ImageBatcher {
+    pub side: usize,
+}
 
-impl Batcher<([f32; PIXELS], u8), (Tensor<4>, Tensor<1, Int>)> for DigitBatcher {
-    fn batch(
-        &self,
-        items: Vec<([f32; PIXELS], u8)>,
-        device: &Device,
-    ) -> (Tensor<4>, Tensor<1, Int>) {
+impl Batcher<Item, (Tensor<4>, Tensor<1, Int>)> for ImageBatcher {
+    fn batch(&self, items: Vec<Item>, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
         let n = items.len();
-        let pixels: Vec<f32> = items.iter().flat_map(|(image, _)| *image).collect();
+        let pixels: Vec<f32> = items
+            .iter()
+            .flat_map(|(image, _)| image.iter().copied())
+            .collect();
         let labels: Vec<i64> = items.iter().map(|&(_, label)| label as i64).collect();
         (
-            Tensor::from_data(TensorData::new(pixels, [n, 1, SIDE, SIDE]), device),
+            Tensor::from_data(
+                TensorData::new(pixels, [n, 1, self.side, self.side]),
+                device,
+            ),
             Tensor::from_data(TensorData::new(labels, [n]), device),
         )
     }
@@ -268,7 +352,7 @@ mod tests {
 
     #[test]
     fn the_shipped_file_is_the_uci_test_set() {
-        let digits = Digits::read(Path::new(DATA_FILE)).unwrap();
+        let digits = ImageData::read(Path::new(DATA_FILE)).unwrap();
         assert_eq!(digits.labels.len(), 1797);
         let mut counts = [0usize; CLASSES];
         for &label in &digits.labels {
@@ -308,7 +392,7 @@ mod tests {
         ];
         assert_eq!(held[..15], positions.map(|p| zeros[p])[..]);
         // Standardised with the training images' statistics: mean 0, sd 1 there.
-        let rows = digits.standardised(&train, &train);
+        let rows = digits.standardised(&train, &train).items;
         let values: Vec<f64> = rows
             .iter()
             .flat_map(|(x, _)| x.iter().map(|&v| v as f64))
@@ -320,7 +404,7 @@ mod tests {
     #[test]
     fn bad_files_name_the_file_and_row() {
         let path = Path::new("digits-bad.csv.gz");
-        let error = |text: &str| Digits::parse(&gzip(text), path).unwrap_err().to_string();
+        let error = |text: &str| ImageData::parse(&gzip(text), path).unwrap_err().to_string();
         let good = row(3, 1);
         let short = format!("{good}\n1,2,3\n");
         assert!(
@@ -337,14 +421,59 @@ mod tests {
         let label = format!("{}\n", row(1, 1)).replace(",1\n", ",12\n");
         assert!(error(&label).contains("label \"12\""), "{}", error(&label));
         assert!(error("").contains("holds no images"));
-        let not_gzip = Digits::parse(b"plain text", path).unwrap_err().to_string();
+        let not_gzip = ImageData::parse(b"plain text", path)
+            .unwrap_err()
+            .to_string();
         assert!(
             not_gzip.contains("digits-bad.csv.gz") && not_gzip.contains("not a gzip"),
             "{not_gzip}"
         );
-        let missing = Digits::read(Path::new("/nonexistent/digits.csv.gz"))
+        let missing = ImageData::read(Path::new("/nonexistent/digits.csv.gz"))
             .unwrap_err()
             .to_string();
         assert!(missing.contains("/nonexistent/digits.csv.gz"), "{missing}");
+    }
+
+    /// Fashion-MNIST through the trainer's reader: the files of a folder, training
+    /// images first, the split where the test images start; a folder with some of
+    /// the four files is an error naming the missing ones.
+    #[test]
+    fn fashion_files_are_read_in_order_and_a_partial_folder_is_named() {
+        use crate::idx::{FILES, idx_bytes};
+        let dir = tempfile::tempdir().unwrap();
+        let images = |n: usize, base: u8| -> Vec<u8> {
+            (0..n * 784)
+                .map(|k| base.wrapping_add((k / 784) as u8))
+                .collect()
+        };
+        let sets = [
+            (images(12, 0), true),
+            ((0..12).map(|i| (i % 10) as u8).collect(), false),
+            (images(5, 100), true),
+            ((0..5).map(|i| 9 - i as u8).collect(), false),
+        ];
+        for (file, (data, is_images)) in FILES.iter().zip(&sets) {
+            std::fs::write(dir.path().join(file.name), idx_bytes(data, *is_images)).unwrap();
+        }
+        let data = read_fashion(dir.path()).unwrap();
+        assert_eq!(
+            (data.side, data.scale, data.test_from),
+            (28, 255.0, Some(12))
+        );
+        let (train, test) = data.split();
+        assert_eq!((train.len(), test.len()), (12, 5));
+        assert_eq!(data.pixels[13][0], 101);
+        assert_eq!(data.labels[12..], [9, 8, 7, 6, 5]);
+        let set = data.standardised(&test, &train);
+        assert_eq!(
+            (set.side, set.items.len(), set.items[0].0.len()),
+            (28, 5, 784)
+        );
+        std::fs::remove_file(dir.path().join(FILES[3].name)).unwrap();
+        let text = read_fashion(dir.path()).unwrap_err().to_string();
+        assert!(
+            text.contains("incomplete: t10k-labels-idx1-ubyte missing"),
+            "{text}"
+        );
     }
 }

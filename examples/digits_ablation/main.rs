@@ -14,6 +14,10 @@
 
 mod arms;
 mod data;
+// The trainer's reader; the download parts are the trainer's alone.
+#[allow(dead_code)]
+#[path = "../cifar10_resnet18/idx.rs"]
+mod idx;
 mod model;
 mod report;
 mod train;
@@ -28,9 +32,19 @@ use clap::Parser;
 use thiserror::Error;
 
 use crate::arms::Arm;
-use crate::data::{DATA_FILE, DigitSet, Digits, DigitsError};
+use crate::data::{DATA_FILE, DigitsError, ImageData};
 use crate::report::Row;
 use crate::train::{Recipe, RunError, Splits};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DatasetArg {
+    /// The UCI digits and the MLP (the defaults: 10 seeds, 30 epochs, sizes
+    /// full,200, 150 held out).
+    Digits,
+    /// Fashion-MNIST and the CNN (the defaults: 3 seeds, 50 epochs, size 2000, 500
+    /// held out, the full 10,000 test images).
+    FashionMnist,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum BackendArg {
@@ -52,20 +66,31 @@ enum BackendArg {
 #[derive(Debug, Parser)]
 #[command(about, long_about)]
 struct Cli {
-    /// Seeds per arm and training size (seeds 0, 1, ...).
-    #[arg(long, default_value_t = 10)]
-    seeds: u64,
-    /// Training epochs per run.
-    #[arg(long, default_value_t = 30)]
-    epochs: usize,
+    /// The data set (and model).
+    #[arg(long, value_enum, default_value = "digits")]
+    dataset: DatasetArg,
+    /// Seeds per arm and training size (seeds 0, 1, ...) [default: see --dataset].
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// Training epochs per run [default: see --dataset].
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Training-set sizes, comma separated: `full` (every training image not held
-    /// out: 1,198) or a number of images, taken class by class in turn.
-    #[arg(long, value_delimiter = ',', default_value = "full,200")]
-    train_size: Vec<String>,
+    /// out: 1,198 digits) or a number of images, taken class by class in turn
+    /// [default: see --dataset].
+    #[arg(long, value_delimiter = ',')]
+    train_size: Option<Vec<String>>,
     /// Training images held out (class by class) to fit the temperature; no run
-    /// trains on them.
-    #[arg(long, default_value_t = 150)]
-    calibration_size: usize,
+    /// trains on them [default: see --dataset].
+    #[arg(long)]
+    calibration_size: Option<usize>,
+    /// Channels of the CNN's first convolution (Fashion-MNIST).
+    #[arg(long, default_value_t = 16)]
+    cnn_width: usize,
+    /// Fashion-MNIST's four IDX files (raw or .gz); Debian's
+    /// /usr/share/datasets/fashion-mnist is read when they are not there.
+    #[arg(long, default_value = "data/fashion-mnist")]
+    data_dir: PathBuf,
     /// Arms, comma separated [default: all]: erm, mixup, ls-uniform, ls-off-target,
     /// mixup-ls, cutmix, resizemix, fmix, mixup-bce, regmixup.
     #[arg(long)]
@@ -202,10 +227,20 @@ fn run(cli: Cli) -> Result<(), AblationError> {
             value,
         })
     };
-    if cli.seeds == 0 {
+    let fashion = cli.dataset == DatasetArg::FashionMnist;
+    fn pick<T>(fashion: bool, digits: T, fashion_mnist: T) -> T {
+        if fashion { fashion_mnist } else { digits }
+    }
+    let seeds = cli.seeds.unwrap_or(pick(fashion, 10, 3));
+    let epochs = cli.epochs.unwrap_or(pick(fashion, 30, 50));
+    let calibration_size = cli.calibration_size.unwrap_or(pick(fashion, 150, 500));
+    let default_sizes = pick(fashion, "full,200", "2000");
+    let default_sizes = default_sizes.split(',').map(String::from).collect();
+    let train_size: Vec<String> = cli.train_size.clone().unwrap_or(default_sizes);
+    if seeds == 0 {
         return flag("seeds", "at least 1", "0".into());
     }
-    if cli.epochs == 0 {
+    if epochs == 0 {
         return flag("epochs", "at least 1", "0".into());
     }
     if cli.threads == Some(0) {
@@ -218,17 +253,20 @@ fn run(cli: Cli) -> Result<(), AblationError> {
     if arms.is_empty() {
         return Err(AblationError::Arms("no arm named".into()));
     }
-    let digits = Digits::read(&cli.data)?;
+    let digits = match cli.dataset {
+        DatasetArg::Digits => ImageData::read(&cli.data)?,
+        DatasetArg::FashionMnist => data::read_fashion(&cli.data_dir)?,
+    };
     let (train, test) = digits.split();
-    if !(10..=train.len() / 2).contains(&cli.calibration_size) {
+    if !(10..=train.len() / 2).contains(&calibration_size) {
         return flag(
             "calibration-size",
-            "from 10 to half the 1,348 training images",
-            cli.calibration_size.to_string(),
+            "from 10 to half the training images",
+            format!("{calibration_size} of {}", train.len()),
         );
     }
-    let (train, calibration) = digits.held_out(&train, cli.calibration_size);
-    let sizes = sizes(&cli.train_size, train.len())?;
+    let (train, calibration) = digits.held_out(&train, calibration_size);
+    let sizes = sizes(&train_size, train.len())?;
     // Refuse a folder that cannot take the results before training, not after.
     std::fs::create_dir_all(&cli.out_dir)
         .and_then(|()| tempfile::tempfile_in(&cli.out_dir).map(drop))
@@ -244,19 +282,22 @@ fn run(cli: Cli) -> Result<(), AblationError> {
     let threads = cli
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let recipe = Recipe::new(cli.epochs);
+    let mut recipe = Recipe::new(epochs);
+    if fashion {
+        recipe.cnn_width = Some(cli.cnn_width);
+    }
     eprintln!(
         "{} arms x {} seeds x training sizes {sizes:?} ({} held out for the temperature, {} test images), {} epochs, {threads} threads, {:?}",
         arms.len(),
-        cli.seeds,
+        seeds,
         calibration.len(),
         test.len(),
-        cli.epochs,
+        epochs,
         cli.backend
     );
     let jobs: Vec<(Arm, u64)> = arms
         .iter()
-        .flat_map(|arm| (0..cli.seeds).map(move |seed| (arm.clone(), seed)))
+        .flat_map(|arm| (0..seeds).map(move |seed| (arm.clone(), seed)))
         .collect();
     let total = jobs.len() * sizes.len();
     let mut rows = Vec::new();
@@ -265,9 +306,9 @@ fn run(cli: Cli) -> Result<(), AblationError> {
         let sets = Sets {
             size,
             splits: Splits {
-                train: DigitSet(digits.standardised(&chosen, &chosen)),
-                calibration: DigitSet(digits.standardised(&calibration, &chosen)),
-                test: DigitSet(digits.standardised(&test, &chosen)),
+                train: digits.standardised(&chosen, &chosen),
+                calibration: digits.standardised(&calibration, &chosen),
+                test: digits.standardised(&test, &chosen),
             },
         };
         rows.extend(run_all(
@@ -319,13 +360,13 @@ mod tests {
     /// that learns but mixes wrongly reaches.
     #[test]
     fn mixup_with_smoothing_learns_the_digits() {
-        let digits = Digits::read(std::path::Path::new(DATA_FILE)).unwrap();
+        let digits = ImageData::read(std::path::Path::new(DATA_FILE)).unwrap();
         let (train, test) = digits.split();
         let (train, calibration) = digits.held_out(&train, 150);
         let splits = Splits {
-            train: DigitSet(digits.standardised(&train, &train)),
-            calibration: DigitSet(digits.standardised(&calibration, &train)),
-            test: DigitSet(digits.standardised(&test, &train)),
+            train: digits.standardised(&train, &train),
+            calibration: digits.standardised(&calibration, &train),
+            test: digits.standardised(&test, &train),
         };
         let arm = arms::select("mixup-ls").unwrap().remove(0);
         let outcome = train::run(&arm, 0, &splits, &Recipe::new(15), &Device::flex()).unwrap();

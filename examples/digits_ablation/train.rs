@@ -26,16 +26,16 @@ use burn_mixup::{
 use thiserror::Error;
 
 use crate::arms::{Arm, Criterion};
-use crate::data::{CLASSES, DigitBatcher, DigitSet};
-use crate::model::{Mlp, MlpConfig};
+use crate::data::{CLASSES, ImageBatcher, ImageSet};
+use crate::model::Net;
 
 /// The images of one training size: what the runs train on, the held-out images
 /// that fit the temperature, and the test images; all standardised with the
 /// training images' statistics.
 pub struct Splits {
-    pub train: DigitSet,
-    pub calibration: DigitSet,
-    pub test: DigitSet,
+    pub train: ImageSet,
+    pub calibration: ImageSet,
+    pub test: ImageSet,
 }
 
 /// The recipe every arm trains with.
@@ -47,6 +47,8 @@ pub struct Recipe {
     pub lr: f64,
     pub momentum: f64,
     pub weight_decay: f32,
+    /// The CNN of this width (Fashion-MNIST); `None`: the MLP (digits).
+    pub cnn_width: Option<usize>,
 }
 
 impl Recipe {
@@ -57,6 +59,7 @@ impl Recipe {
             lr: 0.1,
             momentum: 0.9,
             weight_decay: 5e-4,
+            cnn_width: None,
         }
     }
 }
@@ -126,14 +129,20 @@ pub fn run(
     let started = Instant::now();
     let autodiff = device.clone().autodiff();
     let mixer = arm.mixing.clone().with_seed(Some(seed)).init()?;
-    let batcher = MixupBatcher::new(DigitBatcher, mixer).with_num_classes(CLASSES);
+    let images = ImageBatcher {
+        side: splits.train.side,
+    };
+    let batcher = MixupBatcher::new(images, mixer).with_num_classes(CLASSES);
     let criterion = Criterion::new(arm.loss, &autodiff)?;
-    let model = MlpConfig::new().init(seed, &autodiff);
+    let model = match recipe.cnn_width {
+        Some(width) => Net::cnn(width, seed, &autodiff),
+        None => Net::mlp(seed, &autodiff),
+    };
     let model = match arm.regmixup_eta {
         None => train(
             loader(batcher, seed, recipe, &autodiff, splits),
             model,
-            |model: &Mlp, batch: MixedBatch<4>| {
+            |model: &Net, batch: MixedBatch<4>| {
                 criterion.loss(model.forward(batch.inputs().clone()), &batch)
             },
             (arm, seed, recipe),
@@ -141,7 +150,7 @@ pub fn run(
         Some(eta) => train(
             loader(batcher.regmixup(eta)?, seed, recipe, &autodiff, splits),
             model,
-            |model: &Mlp, batch: RegMixupBatch<4>| {
+            |model: &Net, batch: RegMixupBatch<4>| {
                 criterion.regmixup_loss(model.forward(batch.inputs().clone()), &batch)
             },
             (arm, seed, recipe),
@@ -153,10 +162,22 @@ pub fn run(
         seed,
         source,
     };
-    let (z, y) = DigitBatcher.batch(splits.calibration.0.clone(), device);
-    let scaling = TemperatureScaling::fit_tensors(model.forward(z), y).map_err(calibration)?;
-    let (z, y) = DigitBatcher.batch(splits.test.0.clone(), device);
-    let logits = model.forward(z);
+    // In chunks: 10,000 Fashion-MNIST images at once would hold gigabytes of
+    // activations.
+    let logits_of = |set: &crate::data::ImageSet| {
+        let (logits, labels): (Vec<_>, Vec<_>) = set
+            .items
+            .chunks(1000)
+            .map(|chunk| {
+                let (z, y) = images.batch(chunk.to_vec(), device);
+                (model.forward(z), y)
+            })
+            .unzip();
+        (Tensor::cat(logits, 0), Tensor::cat(labels, 0))
+    };
+    let (z, y) = logits_of(&splits.calibration);
+    let scaling = TemperatureScaling::fit_tensors(z, y).map_err(calibration)?;
+    let (logits, y) = logits_of(&splits.test);
     let before = Predictions::from_tensors(logits.clone(), y.clone()).map_err(calibration)?;
     let after = Predictions::from_tensors(scaling.apply(logits), y).map_err(calibration)?;
     let ece = |p: &Predictions| {
@@ -186,7 +207,7 @@ fn loader<B, O>(
     splits: &Splits,
 ) -> Arc<dyn DataLoader<O>>
 where
-    B: Batcher<([f32; crate::data::PIXELS], u8), O> + 'static,
+    B: Batcher<crate::data::Item, O> + 'static,
     O: Send + Clone + std::fmt::Debug + 'static,
 {
     DataLoaderBuilder::new(batcher)
@@ -200,10 +221,10 @@ where
 /// returns its loss.
 fn train<O>(
     loader: Arc<dyn DataLoader<O>>,
-    mut model: Mlp,
-    loss_of: impl Fn(&Mlp, O) -> Result<Tensor<1>, burn_mixup::LossError>,
+    mut model: Net,
+    loss_of: impl Fn(&Net, O) -> Result<Tensor<1>, burn_mixup::LossError>,
     (arm, seed, recipe): (&Arm, u64, &Recipe),
-) -> Result<Mlp, RunError> {
+) -> Result<Net, RunError> {
     let mut optimizer = SgdConfig::new()
         .with_momentum(Some(MomentumConfig {
             momentum: recipe.momentum,

@@ -99,6 +99,7 @@ fn bad_input_matrix_against_the_real_binary() {
         ("--batch-size", "0"),
         ("--base-width", "0"),
         ("--train-limit", "0"),
+        ("--train-size", "0"),
         ("--test-limit", "0"),
         ("--synthetic", "0"),
         ("--bench-steps", "0"),
@@ -180,6 +181,140 @@ fn bad_input_matrix_against_the_real_binary() {
             &p("allval"),
         ],
         fails(&["val-size", "21 for 21 images"]),
+    );
+
+    // Fashion-MNIST: sizes the data cannot give, a folder with one file of four
+    // (reported before any download), a bad label in a real-format file, and a run
+    // on generated IDX files that trains.
+    let fashion = [
+        "--dataset",
+        "fashion-mnist",
+        "--base-width",
+        "2",
+        "--batch-size",
+        "4",
+    ];
+    let fashion_with = |extra: &[&str]| -> Vec<String> {
+        fashion.iter().chain(extra).map(|a| a.to_string()).collect()
+    };
+    let cases: [(&str, Vec<String>, Expect); 3] = [
+        (
+            "fashion: --train-size larger than the data",
+            fashion_with(&[
+                "--synthetic",
+                "21",
+                "--train-size",
+                "30",
+                "--out-dir",
+                &p("fts"),
+            ]),
+            fails(&["train-size", "30 for 21 images"]),
+        ),
+        (
+            "fashion: --val-size larger than what --train-size leaves",
+            fashion_with(&[
+                "--synthetic",
+                "40",
+                "--train-size",
+                "20",
+                "--val-size",
+                "30",
+            ]),
+            fails(&["val-size", "30 for 20 images"]),
+        ),
+        (
+            "fashion: --dataset mnist",
+            vec![s("--dataset"), s("mnist")],
+            fails(&["mnist", "fashion-mnist"]),
+        ),
+    ];
+    for (name, args, expect) in cases {
+        m.case(
+            name,
+            root,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            expect,
+        );
+    }
+    let partial = root.join("fashion-partial");
+    fs::create_dir_all(&partial).unwrap();
+    fs::write(partial.join("train-images-idx3-ubyte.gz"), b"not even gzip").unwrap();
+    let partial_dir = partial.to_string_lossy().into_owned();
+    m.case(
+        "fashion: a folder with one of the four files",
+        root,
+        &[
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            &partial_dir,
+            "--out-dir",
+            &p("fp"),
+        ],
+        fails(&[
+            "incomplete",
+            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte missing",
+        ]),
+    );
+    let bad = root.join("fashion-bad");
+    fs::create_dir_all(&bad).unwrap();
+    let idx = |magic: u32, dims: &[u32], data: Vec<u8>| -> Vec<u8> {
+        let mut bytes = magic.to_be_bytes().to_vec();
+        dims.iter().for_each(|d| bytes.extend(d.to_be_bytes()));
+        bytes.extend(data);
+        bytes
+    };
+    let mut labels: Vec<u8> = (0..10).collect();
+    labels[7] = 12;
+    for (name, bytes) in [
+        (
+            "train-images-idx3-ubyte",
+            idx(0x803, &[10, 28, 28], vec![9; 7840]),
+        ),
+        ("train-labels-idx1-ubyte", idx(0x801, &[10], labels)),
+        (
+            "t10k-images-idx3-ubyte",
+            idx(0x803, &[10, 28, 28], vec![9; 7840]),
+        ),
+        (
+            "t10k-labels-idx1-ubyte",
+            idx(0x801, &[10], (0..10).collect()),
+        ),
+    ] {
+        fs::write(bad.join(name), bytes).unwrap();
+    }
+    let bad_dir = bad.to_string_lossy().into_owned();
+    m.case(
+        "fashion: real-format files of 10 images (not the release)",
+        root,
+        &[
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            &bad_dir,
+            "--out-dir",
+            &p("fb"),
+        ],
+        fails(&["train-images-idx3-ubyte holds 10 items", "exactly 60000"]),
+    );
+    let args = fashion_with(&[
+        "--synthetic",
+        "40",
+        "--train-size",
+        "20",
+        "--val-size",
+        "10",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out-dir",
+        &p("fashion-trains"),
+    ]);
+    m.case(
+        "fashion: generated IDX files, --train-size 20 --val-size 10 (trains)",
+        root,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        Expect::Trains(root.join("fashion-trains"), 1),
     );
 
     // 2. Odd but valid: milestones out of order, odd final batches in every mode with
