@@ -53,10 +53,9 @@ pub struct Cli {
     /// padding 4 and a flip, normalised with mean 0.1307 and sd 0.3081).
     #[arg(long, value_enum, default_value = "cifar10")]
     pub dataset: DatasetKind,
-    /// Where the data set lives [default: data/cifar10 or data/fashion-mnist].
-    /// CIFAR-10: the archive or its unpacked cifar-10-batches-bin/. Fashion-MNIST:
-    /// the four IDX files, raw or .gz; when absent, Debian's package
-    /// `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist) is read.
+    /// Where the data set lives [default: data/cifar10 or data/fashion-mnist]: the
+    /// CIFAR-10 archive or its cifar-10-batches-bin/; Fashion-MNIST's four IDX files
+    /// (raw or .gz; else Debian's /usr/share/datasets/fashion-mnist is read).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Never download; fail with instructions when the data is missing.

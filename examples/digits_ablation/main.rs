@@ -14,6 +14,7 @@
 
 mod arms;
 mod data;
+mod fashion;
 // The trainer's reader; the download parts are the trainer's alone.
 #[allow(dead_code)]
 #[path = "../cifar10_resnet18/idx.rs"]
@@ -255,7 +256,7 @@ fn run(cli: Cli) -> Result<(), AblationError> {
     }
     let digits = match cli.dataset {
         DatasetArg::Digits => ImageData::read(&cli.data)?,
-        DatasetArg::FashionMnist => data::read_fashion(&cli.data_dir)?,
+        DatasetArg::FashionMnist => fashion::read(&cli.data_dir)?,
     };
     let (train, test) = digits.split();
     if !(10..=train.len() / 2).contains(&calibration_size) {
