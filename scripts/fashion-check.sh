@@ -64,7 +64,7 @@ echo "== trainer: ResNet-18 width 4, 500 class-balanced images, 1 epoch, 1,000 t
 for file in config.json metrics.csv curves.svg calibration.json reliability.svg; do
   test -s "$out/trainer/$file" || { echo "error: the trainer wrote no $file" >&2; exit 1; }
 done
-grep -q '"dataset":"fashion-mnist"' "$out/trainer/config.json" \
+grep -Eq '"dataset": *"fashion-mnist"' "$out/trainer/config.json" \
   || { echo "error: config.json does not record the data set" >&2; exit 1; }
 
 echo "== ablation: the CNN, 2 arms, 1 seed, 2 epochs, 200 images" >&2
