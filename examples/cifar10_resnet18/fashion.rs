@@ -83,7 +83,11 @@ pub fn locate(
         data_dir.display(),
         system.display()
     );
-    fetch_all(BASE_URL, data_dir)?;
+    // Offline, the way out is the package or a copy of the files: say so.
+    fetch_all(BASE_URL, data_dir).map_err(|error| match error {
+        DataError::Download { url, reason, .. } => DataError::Download { url, reason, hint },
+        other => other,
+    })?;
     match open(data_dir, count)? {
         Found::Whole(splits) => Ok((splits, data_dir.to_path_buf())),
         _ => unreachable!("the four files were just written and verified"),

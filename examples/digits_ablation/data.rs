@@ -69,8 +69,8 @@ pub enum DigitsError {
     Incomplete { dir: PathBuf, missing: String },
     #[error(
         "Fashion-MNIST is in neither {dir} nor {system}: `apt-get install dataset-fashion-mnist`, \
-         or run `cargo run --release --example cifar10_resnet18 -- --dataset fashion-mnist \
-         --epochs 1` once to download it to data/fashion-mnist"
+         or put its four IDX files (raw or .gz, from {url}) in {dir}",
+        url = crate::idx::BASE_URL
     )]
     NoFashion { dir: PathBuf, system: PathBuf },
 }

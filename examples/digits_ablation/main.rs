@@ -15,7 +15,7 @@
 mod arms;
 mod data;
 mod fashion;
-// The trainer's reader; the download parts are the trainer's alone.
+// The trainer's reader; its download constants and generator are the trainer's.
 #[allow(dead_code)]
 #[path = "../cifar10_resnet18/idx.rs"]
 mod idx;
