@@ -54,26 +54,15 @@ def load(path):
     return rows[:, :64].astype(np.float64), rows[:, 64]
 
 
-def read_idx(folder, name):
-    for candidate in (os.path.join(folder, name), os.path.join(folder, name + ".gz")):
-        if os.path.isfile(candidate):
-            data = (gzip.open if candidate.endswith(".gz") else open)(candidate, "rb").read()
-            dims = data[3]
-            return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
-    return None
-
-
 def load_fashion(data_dir):
     """Training images then test images, as rows of 784 bytes; and where the test
-    images start."""
-    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-             "t10k-labels-idx1-ubyte"]
-    for folder in (data_dir, "/usr/share/datasets/fashion-mnist"):
-        arrays = [read_idx(folder, n) for n in names]
-        if all(a is not None for a in arrays):
-            pixels = np.concatenate([arrays[0], arrays[2]]).reshape(-1, 784).astype(np.float64)
-            return pixels, np.concatenate([arrays[1], arrays[3]]).astype(np.int64), len(arrays[1])
-    sys.exit(f"error: Fashion-MNIST is in neither {data_dir} nor /usr/share/datasets/fashion-mnist")
+    images start. The files are read by the trainer twin's loader."""
+    from fashion_twin import load as load_idx
+
+    arrays = load_idx(data_dir)
+    pixels = np.concatenate([arrays["train_images"], arrays["test_images"]]).reshape(-1, 784)
+    labels = np.concatenate([arrays["train_labels"], arrays["test_labels"]]).astype(np.int64)
+    return pixels.astype(np.float64), labels, len(arrays["train_labels"])
 
 
 def balanced(labels, train, n):

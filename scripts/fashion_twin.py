@@ -35,6 +35,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_resnet18_step import build
+
 DEBIAN = "/usr/share/datasets/fashion-mnist"
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -80,40 +82,8 @@ def balanced(labels, n, classes=10):
     return np.sort(np.array(held, dtype=np.int64))
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, inp, out, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inp, out, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out)
-        self.conv2 = nn.Conv2d(out, out, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or inp != out:
-            self.shortcut = nn.Sequential(nn.Conv2d(inp, out, 1, stride, bias=False), nn.BatchNorm2d(out))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
-
-
-class ResNet18(nn.Module):
-    def __init__(self, width, channels=1, classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels, width, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        layers, inp = [], width
-        for stage, stride in enumerate([1, 2, 2, 2]):
-            out = width << stage
-            layers += [BasicBlock(inp, out, stride), BasicBlock(out, out, 1)]
-            inp = out
-        self.layers = nn.Sequential(*layers)
-        self.linear = nn.Linear(8 * width, classes)
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.layers(out)
-        return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+# The CIFAR ResNet-18 of the ResNet step benchmark, with a one-channel stem here.
+ResNet18 = build(torch, nn, F)
 
 
 MEAN, STD, PAD, SIDE = 0.1307, 0.3081, 4, 28
@@ -145,7 +115,7 @@ def run(args, arrays, seed):
     y = torch.from_numpy(train_y.astype(np.int64))
     test_x = (torch.from_numpy(arrays["test_images"].astype(np.float32) / 255.0)[:, None] - MEAN) / STD
     test_y = torch.from_numpy(arrays["test_labels"].astype(np.int64))
-    model = ResNet18(args.base_width)
+    model = ResNet18(args.base_width, channels=1)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, args.lr_milestones, gamma=0.1)
     beta = torch.distributions.Beta(args.alpha, args.alpha) if args.alpha > 0 else None

@@ -34,9 +34,9 @@ def build(torch, nn, F):
             return F.relu(out + self.shortcut(x))
 
     class ResNet18(nn.Module):
-        def __init__(self, width=64, classes=10):
+        def __init__(self, width=64, classes=10, channels=3):
             super().__init__()
-            self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
+            self.conv1 = nn.Conv2d(channels, width, 3, 1, 1, bias=False)
             self.bn1 = nn.BatchNorm2d(width)
             layers, inp = [], width
             for stage, stride in enumerate([1, 2, 2, 2]):
