@@ -7,6 +7,7 @@
 #   bash scripts/fashion-check.sh [--binary PATH] [--ablation PATH] [--out DIR] [--no-install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/apt-install.sh
 target="${CARGO_TARGET_DIR:-target}"
 binary="$target/debug/examples/cifar10_resnet18"
 ablation="$target/debug/examples/digits_ablation"
@@ -28,13 +29,7 @@ has_files() { [ -s "$system/train-images-idx3-ubyte.gz" ] && [ -s "$system/t10k-
 
 if ! has_files && [ "$install" = 1 ] && command -v apt-get >/dev/null; then
   echo "== no Fashion-MNIST in $system: installing dataset-fashion-mnist (30 MB)" >&2
-  sudo_cmd=""
-  [ "$(id -u)" = 0 ] || sudo_cmd="sudo -n"
-  # Bounded: a machine without a reachable package mirror must not stall CI.
-  apt() { timeout 300 $sudo_cmd apt-get "$@" >/dev/null 2>&1; }
-  apt install -y --no-install-recommends dataset-fashion-mnist \
-    || { apt update && apt install -y --no-install-recommends dataset-fashion-mnist; } \
-    || echo "   (apt-get failed or timed out)" >&2
+  apt_install_bounded dataset-fashion-mnist || true
 fi
 
 rm -rf "$out"

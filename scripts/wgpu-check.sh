@@ -12,6 +12,7 @@
 # WGPU_REQUIRED=1 to make that an error instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/apt-install.sh
 
 install=1
 while [ $# -gt 0 ]; do
@@ -26,13 +27,7 @@ has_vulkan() { compgen -G '/usr/share/vulkan/icd.d/*.json' >/dev/null || compgen
 
 if ! has_vulkan && [ "$install" = 1 ] && command -v apt-get >/dev/null; then
   echo "== no Vulkan driver: installing Mesa's lavapipe (mesa-vulkan-drivers)" >&2
-  sudo_cmd=""
-  [ "$(id -u)" = 0 ] || sudo_cmd="sudo -n"
-  # Bounded: a machine without a reachable package mirror must not stall CI.
-  apt() { timeout 300 $sudo_cmd apt-get "$@" >/dev/null 2>&1; }
-  apt install -y --no-install-recommends mesa-vulkan-drivers \
-    || { apt update && apt install -y --no-install-recommends mesa-vulkan-drivers; } \
-    || echo "   (apt-get failed or timed out)" >&2
+  apt_install_bounded mesa-vulkan-drivers || true
 fi
 if ! has_vulkan; then
   cat >&2 <<'EOF'
