@@ -14,19 +14,11 @@ use serde_json::json;
 use crate::augment::ImageBatcher;
 use crate::checkpoint::write_atomically;
 use crate::config::TrainError;
-use crate::images::{ImageSet, NUM_CLASSES, split_balanced};
+use crate::images::{ImageSet, NUM_CLASSES};
 use crate::model::ResNet;
 
 /// Bins of the diagram and of the ECE, as the training metric's.
 const BINS: usize = 15;
-
-/// Splits `train` into (the images to train on, `n` validation images), chosen
-/// class by class and evenly spaced ([`split_balanced`]), the same for every seed,
-/// so that runs differing in anything else are calibrated on the same images.
-/// Nothing trains on them.
-pub fn hold_out(train: &ImageSet, n: usize) -> (ImageSet, ImageSet) {
-    split_balanced(train, n)
-}
 
 /// What the calibration step found, for the closing line: the temperature (or
 /// why there is none) and the test ECE and NLL before and after it.
@@ -268,6 +260,7 @@ pub fn diagram(
 mod tests {
     use super::*;
     use crate::data::{RecordCount, SIDE};
+    use crate::images::split_balanced;
 
     /// The validation split: evenly spaced through each class's list, so balanced,
     /// disjoint from the training images, the same on every call.
@@ -283,7 +276,7 @@ mod tests {
             .collect();
         let set =
             crate::data::parse_records(&bytes, Path::new("generated"), RecordCount::Any).unwrap();
-        let (train, validation) = hold_out(&set, 20);
+        let (train, validation) = split_balanced(&set, 20);
         assert_eq!((train.len(), validation.len()), (80, 20));
         let mut per_class = [0; NUM_CLASSES];
         for &l in validation.labels() {
@@ -303,8 +296,8 @@ mod tests {
             .filter(|id| id % 10 == 0)
             .collect();
         assert_eq!(zeros, [20, 70]);
-        assert_eq!(hold_out(&set, 20).1.labels(), validation.labels());
-        assert_eq!(hold_out(&set, 0).0.len(), 100);
+        assert_eq!(split_balanced(&set, 20).1.labels(), validation.labels());
+        assert_eq!(split_balanced(&set, 0).0.len(), 100);
         // A class with too few images passes its share on: still exactly n held out.
         let lopsided: Vec<u8> = (0..30u8)
             .flat_map(|i| {
@@ -313,7 +306,7 @@ mod tests {
             .collect();
         let set = crate::data::parse_records(&lopsided, Path::new("generated"), RecordCount::Any)
             .unwrap();
-        let (train, validation) = hold_out(&set, 10);
+        let (train, validation) = split_balanced(&set, 10);
         assert_eq!((train.len(), validation.len()), (20, 10));
     }
 

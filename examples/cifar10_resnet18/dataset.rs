@@ -5,7 +5,6 @@ use std::path::Path;
 
 use burn::data::dataset::Dataset as _;
 
-use crate::calibrate::hold_out;
 use crate::config::{TrainError, TrainingConfig};
 use crate::data::{Cifar10, DataError, RecordCount};
 use crate::images::{ImageFormat, ImageSet, Splits, split_balanced};
@@ -148,7 +147,7 @@ pub fn split_training(
                 format!("{held} for {} images", spare.len()),
             ));
         }
-        return Ok((train, hold_out(&spare, held).1));
+        return Ok((train, split_balanced(&spare, held).1));
     }
     if held >= train.len() {
         return Err(flag(
@@ -157,5 +156,5 @@ pub fn split_training(
             format!("{held} for {} images", train.len()),
         ));
     }
-    Ok(hold_out(&train, held))
+    Ok(split_balanced(&train, held))
 }

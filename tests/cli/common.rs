@@ -157,3 +157,13 @@ pub fn last_line(text: &str) -> &str {
 pub fn s(text: &str) -> String {
     text.to_string()
 }
+
+/// An expected refusal whose output names every one of `needles`.
+pub fn fails(needles: &[&str]) -> Expect {
+    Expect::Fails(needles.iter().map(|n| s(n)).collect())
+}
+
+/// `base` then `extra`, as owned arguments.
+pub fn args(base: &[&str], extra: &[&str]) -> Vec<String> {
+    base.iter().chain(extra).map(|a| a.to_string()).collect()
+}

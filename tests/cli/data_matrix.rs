@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Expect, Matrix, s};
+use crate::common::{Expect, Matrix, args, fails, s};
 
 const RECORD: usize = 3073;
 const FILES: [&str; 6] = [
@@ -55,7 +55,6 @@ fn bad_data_matrix_against_the_real_binary() {
     let root = tmp.path();
     let p = |name: &str| root.join(name).to_string_lossy().into_owned();
     let mut m = Matrix::default();
-    let fails = |needles: &[&str]| Expect::Fails(needles.iter().map(|n| s(n)).collect());
 
     // 1. Fashion-MNIST: sizes the data cannot give, a folder with one file of four
     // (reported before any download), files of another release size, and a run on
@@ -68,9 +67,7 @@ fn bad_data_matrix_against_the_real_binary() {
         "--batch-size",
         "4",
     ];
-    let fashion_with = |extra: &[&str]| -> Vec<String> {
-        fashion.iter().chain(extra).map(|a| a.to_string()).collect()
-    };
+    let fashion_with = |extra: &[&str]| args(&fashion, extra);
     let cases: [(&str, Vec<String>, Expect); 3] = [
         (
             "fashion: --train-size larger than the data",

@@ -7,7 +7,7 @@
 
 use std::fs;
 
-use crate::common::{Expect, Matrix, s};
+use crate::common::{Expect, Matrix, args, fails, s};
 
 #[test]
 fn bad_input_matrix_against_the_real_binary() {
@@ -27,10 +27,7 @@ fn bad_input_matrix_against_the_real_binary() {
         "1",
         "--quiet",
     ];
-    let with = |extra: &[&str]| -> Vec<String> {
-        tiny.iter().chain(extra).map(|a| a.to_string()).collect()
-    };
-    let fails = |needles: &[&str]| Expect::Fails(needles.iter().map(|n| s(n)).collect());
+    let with = |extra: &[&str]| args(&tiny, extra);
 
     // 1. Every numeric flag out of range, negative, NaN, infinite, typed as users type.
     for (flag, value) in [
