@@ -4,6 +4,9 @@
 //! yields a [`MixedBatch`], so enabling Mixup in a `DataLoaderBuilder` is one line:
 //! `DataLoaderBuilder::new(MixupBatcher::new(inner, mixer))`.
 
+mod dense;
+mod segmentation;
+
 use std::marker::PhantomData;
 
 use burn::data::dataloader::batcher::Batcher;
@@ -11,8 +14,12 @@ use burn::tensor::Device;
 use burn::tensor::{Int, Tensor};
 
 use crate::batch::MixedBatch;
-use crate::error::{MixError, check_targets};
+use crate::check::check_targets;
+use crate::error::MixError;
 use crate::mixer::Mixer;
+
+pub use dense::DenseMixupBatcher;
+pub use segmentation::SegmentationMixupBatcher;
 
 /// Wraps a Burn `Batcher` and mixes every batch it makes with one [`Mixer`].
 ///
@@ -156,6 +163,16 @@ impl<Inner, O> MixupBatcher<Inner, O> {
     {
         let (inputs, targets) = self.plain_batch(items, device)?;
         self.mixer.apply(inputs, targets)
+    }
+
+    /// The wrapped batcher.
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// The number of classes targets are checked against, if set.
+    pub(crate) fn num_classes(&self) -> Option<usize> {
+        self.num_classes
     }
 
     /// The inner batcher's batch, its labels checked if asked.

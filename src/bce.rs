@@ -34,9 +34,14 @@ use crate::loss::{HardTargets, is_valid_smoothing};
 #[derive(Config, Debug)]
 pub struct BinaryCrossEntropyConfig {
     /// Smoothing `eps` in [0, 1) (timm's default 0.1). Applied to class-index and
-    /// mixed targets; dense targets are taken as given (smooth them upstream).
+    /// mixed targets; dense targets are taken as given (smooth them upstream)
+    /// unless `smooth_dense` is set.
     #[config(default = 0.1)]
     pub smoothing: f64,
+    /// Also smooth dense targets, each towards 1/2 (`t * (1 - eps) + eps / 2`,
+    /// timm's `smooth_dense` for multi-label targets), before any threshold.
+    #[config(default = false)]
+    pub smooth_dense: bool,
     /// Targets above this value become 1, the others 0 (timm's
     /// `--bce-target-thresh`); finite.
     pub target_threshold: Option<f64>,
@@ -106,6 +111,7 @@ impl BinaryCrossEntropyConfig {
         let pos = |index, value| LossError::InvalidPosWeight { index, value };
         Ok(BinaryCrossEntropy {
             smoothing: self.smoothing,
+            smooth_dense: self.smooth_dense,
             target_threshold: self.target_threshold,
             weights: class_values(&self.weights, weight, device)?,
             pos_weight: class_values(&self.pos_weight, pos, device)?,
@@ -140,6 +146,7 @@ impl BinaryCrossEntropyConfig {
 #[derive(Module, Debug)]
 pub struct BinaryCrossEntropy {
     smoothing: f64,
+    smooth_dense: bool,
     target_threshold: Option<f64>,
     weights: Option<Tensor<2>>,
     pos_weight: Option<Tensor<2>>,
@@ -247,8 +254,10 @@ impl BinaryCrossEntropy {
         self.hard_loss(logits, targets)
     }
 
-    /// The loss against dense targets `[B, K]` (taken as given, then binarised if a
-    /// threshold is set): PyTorch's `binary_cross_entropy_with_logits`.
+    /// The loss against dense targets `[B, K]` (taken as given, or smoothed towards
+    /// 1/2 with `smooth_dense`, then binarised if a threshold is set): timm's
+    /// `BinaryCrossEntropy` on targets of the logits' shape, PyTorch's
+    /// `binary_cross_entropy_with_logits`.
     ///
     /// # Panics
     /// Where [`try_forward_probs`](Self::try_forward_probs) returns an error.
@@ -285,6 +294,11 @@ impl BinaryCrossEntropy {
         }
         let dims = logits.dims();
         let terms = self.terms(logits)?;
+        let targets = if self.smooth_dense && self.smoothing > 0.0 {
+            targets * (1.0 - self.smoothing) + 0.5 * self.smoothing
+        } else {
+            targets
+        };
         let targets = match self.target_threshold {
             Some(t) => targets.greater_elem(t).float(),
             None => targets,
@@ -339,7 +353,9 @@ impl BinaryCrossEntropy {
         let (a, b, lambda) = match targets {
             HardTargets::One(a) => (a.clone(), a, Tensor::ones([batch], &device)),
             HardTargets::Pair { a, b, lambda } => (a, b, Tensor::full([batch], lambda, &device)),
-            HardTargets::PerSample { a, b, lambda } => (a, b, lambda),
+            HardTargets::PerSample { a, b, lambda } | HardTargets::PerRow { a, b, lambda } => {
+                (a, b, lambda)
+            }
         };
         let [count] = a.dims();
         if count != batch {

@@ -144,6 +144,64 @@ pub enum MixError {
         /// Number of classes.
         num_classes: usize,
     },
+
+    /// A box given to [`MixParams::paste`](crate::MixParams::paste) that does not
+    /// fit the image (or has its ends reversed).
+    #[error("box {cut:?} does not fit (H, W) = {image:?} images")]
+    BoxOutsideImage {
+        /// The box.
+        cut: crate::CutBox,
+        /// The image's `(H, W)`.
+        image: (usize, usize),
+    },
+    /// A dense target (a `[B, K]` row of [`Mixer::apply_dense`](crate::Mixer::apply_dense)'s
+    /// targets) is not a finite number in [0, 1] (found when the batcher checks
+    /// targets).
+    #[error("dense target [{row}, {class}] is {value}: targets must be finite and in [0, 1]")]
+    InvalidDenseTarget {
+        /// Sample of the bad value.
+        row: usize,
+        /// Class (column) of the bad value.
+        class: usize,
+        /// The bad value.
+        value: f64,
+    },
+    /// Dense targets have a different number of classes than expected.
+    #[error("dense targets have {got} classes (columns) but {expected} were expected")]
+    DenseTargetWidth {
+        /// The configured number of classes.
+        expected: usize,
+        /// Columns of the targets.
+        got: usize,
+    },
+    /// Segmentation maps `[B, H, W]` whose size differs from the images' `[B, C, H, W]`.
+    #[error("segmentation maps are {maps:?} (H, W) but the images are {images:?}")]
+    MapSize {
+        /// The images' `(H, W)`.
+        images: (usize, usize),
+        /// The maps' `(H, W)`.
+        maps: (usize, usize),
+    },
+    /// A pixel of a segmentation map holds a label that is neither a class nor the
+    /// void (ignore) index (found by [`check_maps`](crate::check_maps)).
+    #[error(
+        "map {sample} holds {value} at (row {y}, column {x}), outside the classes 0..{num_classes}{}",
+        match ignore_index { Some(void) => format!(" and not the void label {void}"), None => String::new() }
+    )]
+    MapLabelOutOfRange {
+        /// The map (sample) in the batch.
+        sample: usize,
+        /// Row of the pixel.
+        y: usize,
+        /// Column of the pixel.
+        x: usize,
+        /// The bad label.
+        value: i64,
+        /// Number of classes.
+        num_classes: usize,
+        /// The void label that would have been accepted.
+        ignore_index: Option<i64>,
+    },
 }
 
 /// Errors from building or calling a
@@ -215,6 +273,17 @@ pub enum LossError {
         /// Shape of the probability targets.
         targets: [usize; 2],
     },
+    /// Per-pixel logits `[B, K, H, W]` and maps `[B, H, W]` that disagree on `B`,
+    /// `H` or `W`.
+    #[error(
+        "segmentation maps have shape {targets:?} but the logits have shape {logits:?} ([B, K, H, W])"
+    )]
+    MapShapeMismatch {
+        /// Shape of the logits.
+        logits: [usize; 4],
+        /// Shape of the maps.
+        targets: [usize; 3],
+    },
     /// `ignore_index` names a class index, so it cannot apply to probability
     /// targets, nor to a batch mixed with per-sample lambda (whose targets are
     /// probabilities). PyTorch refuses the same (`ignore_index is not supported for
@@ -227,48 +296,6 @@ pub enum LossError {
         /// The configured ignore index.
         ignore_index: i64,
     },
-}
-
-/// Checks on the host that every label is a valid class index in `0..num_classes`.
-///
-/// Batchers call this before building the target tensor: a bad label then gives an
-/// error naming its position and value, instead of an out-of-bounds gather on the
-/// device (which some backends do not even detect). Accepts any integer type that
-/// converts losslessly to `i64` (`u8`, `i32`, `i64`, `u32`, ...) and `usize`.
-///
-/// # Errors
-/// [`MixError::TargetOutOfRange`] for the first bad label,
-/// [`MixError::InvalidNumClasses`] for `num_classes == 0`.
-///
-/// ```
-/// use burn_mixup::{check_targets, MixError};
-///
-/// assert!(check_targets(&[0u8, 9, 4], 10).is_ok());
-/// assert_eq!(
-///     check_targets(&[0i64, 3, 12], 10),
-///     Err(MixError::TargetOutOfRange { position: 2, value: 12, num_classes: 10 })
-/// );
-/// assert!(check_targets(&[-1i64], 10).is_err());
-/// ```
-pub fn check_targets<T>(targets: &[T], num_classes: usize) -> Result<(), MixError>
-where
-    T: Copy + TryInto<i64>,
-{
-    if num_classes == 0 {
-        return Err(MixError::InvalidNumClasses(num_classes));
-    }
-    for (position, &target) in targets.iter().enumerate() {
-        // A value too large for i64 is certainly out of range: report it saturated.
-        let value = target.try_into().unwrap_or(i64::MAX);
-        if value < 0 || value as u64 >= num_classes as u64 {
-            return Err(MixError::TargetOutOfRange {
-                position,
-                value,
-                num_classes,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Errors from building a [`MultiStepLrScheduler`](crate::MultiStepLrScheduler)

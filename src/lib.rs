@@ -92,7 +92,9 @@ mod batch;
 mod batcher;
 mod bce;
 mod calibration;
+mod check;
 mod cutmix;
+mod dense;
 mod error;
 mod fmix;
 pub mod guide;
@@ -104,20 +106,23 @@ mod regmixup;
 mod rng;
 #[cfg(feature = "train")]
 mod schedule;
+mod segmentation;
 mod smoothing;
 #[cfg(feature = "train")]
 mod train;
 
 pub use batch::MixedBatch;
-pub use batcher::MixupBatcher;
+pub use batcher::{DenseMixupBatcher, MixupBatcher, SegmentationMixupBatcher};
 pub use bce::{BinaryCrossEntropy, BinaryCrossEntropyConfig};
 #[cfg(feature = "train")]
 pub use calibration::metric::{CalibrationErrorMetric, CalibrationInput};
 pub use calibration::{Binning, Predictions, Reliability, ReliabilityBin, TemperatureScaling};
+pub use check::{check_dense_targets, check_maps, check_targets};
 pub use cutmix::CutBox;
+pub use dense::DenseMixedBatch;
 #[cfg(feature = "train")]
 pub use error::ScheduleError;
-pub use error::{CalibrationError, LossError, MixError, check_targets};
+pub use error::{CalibrationError, LossError, MixError};
 pub use fmix::FourierMask;
 pub use lambda::Lambda;
 pub use loss::{LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyConfig};
@@ -126,6 +131,7 @@ pub use params::MixParams;
 pub use regmixup::{RegMixupBatch, RegMixupBatcher};
 #[cfg(feature = "train")]
 pub use schedule::{MultiStepLrScheduler, MultiStepLrSchedulerConfig};
+pub use segmentation::SegmentationBatch;
 pub use smoothing::SmoothingConvention;
 #[cfg(feature = "train")]
 pub use train::{MixedAccuracyInput, MixedAccuracyMetric, MixedClassificationOutput};

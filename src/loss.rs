@@ -18,6 +18,7 @@
 //! keep.
 
 mod closed_form;
+mod pixel;
 
 use burn::config::Config;
 use burn::module::Module;
@@ -27,6 +28,7 @@ use burn::tensor::{Int, Tensor};
 
 pub(crate) use closed_form::HardTargets;
 use closed_form::Reduce;
+pub(crate) use pixel::MapTargets;
 
 use crate::error::LossError;
 use crate::smoothing::SmoothingConvention;

@@ -9,9 +9,10 @@
 use burn::tensor::Device;
 use burn::tensor::{Int, Tensor, TensorData};
 
+mod build;
 mod replay;
 
-pub(crate) use replay::Op;
+pub(crate) use replay::{Op, paste_regions};
 use replay::{Ops, mix_per_sample, paste_mask, resize_paste};
 
 use crate::batch::MixedBatch;
@@ -73,64 +74,6 @@ impl MixParams {
             ops: Ops::Batch(Op::Keep),
             image: None,
         }
-    }
-
-    /// Mixup with a given lambda and partners (`partners[i]` is mixed into sample
-    /// `i`): `x * lambda + x[partners] * (1 - lambda)`. For replaying a draw made
-    /// elsewhere, or for tests.
-    ///
-    /// # Errors
-    /// [`MixError::InvalidLambda`], [`MixError::InvalidPartners`] (not a
-    /// permutation), [`MixError::EmptyBatch`].
-    ///
-    /// ```
-    /// use burn_mixup::{MixError, MixParams};
-    /// let params = MixParams::blend(0.7, vec![1, 0, 2])?;
-    /// assert!(params.is_mixed());
-    /// assert_eq!(MixParams::blend(0.7, vec![0, 0, 1]).unwrap_err(),
-    ///            MixError::InvalidPartners { partners: vec![0, 0, 1] });
-    /// # Ok::<(), MixError>(())
-    /// ```
-    pub fn blend(lambda: f64, partners: Vec<usize>) -> Result<Self, MixError> {
-        check_lambda(lambda)?;
-        check_partners(&partners)?;
-        Ok(Self::from_ops(
-            partners,
-            Lambda::Batch(lambda),
-            Ops::Batch(Op::Blend(lambda)),
-            None,
-        ))
-    }
-
-    /// Mixup with one lambda per sample, as the `Elem` mode draws it.
-    ///
-    /// # Errors
-    /// As [`blend`](Self::blend), plus [`MixError::LambdaLength`].
-    ///
-    /// ```
-    /// use burn_mixup::{Lambda, MixParams};
-    /// let params = MixParams::blend_per_sample(vec![0.2, 1.0], vec![1, 0])?;
-    /// assert_eq!(params.lambda(), &Lambda::PerSample(vec![0.2, 1.0]));
-    /// # Ok::<(), burn_mixup::MixError>(())
-    /// ```
-    pub fn blend_per_sample(lambdas: Vec<f64>, partners: Vec<usize>) -> Result<Self, MixError> {
-        if lambdas.len() != partners.len() {
-            return Err(MixError::LambdaLength {
-                expected: partners.len(),
-                got: lambdas.len(),
-            });
-        }
-        for &lambda in &lambdas {
-            check_lambda(lambda)?;
-        }
-        check_partners(&partners)?;
-        let ops = lambdas.iter().map(|&l| Op::Blend(l)).collect();
-        Ok(Self::from_ops(
-            partners,
-            Lambda::PerSample(lambdas),
-            Ops::PerSample(ops),
-            None,
-        ))
     }
 
     /// A drawn batch-wide operation.
@@ -291,6 +234,20 @@ impl MixParams {
         (0..self.batch_size()).any(|i| self.partners[i] != i && *self.op(i) != Op::Keep)
     }
 
+    /// The operation of every sample (a batch-wide one repeated; FMix masks are
+    /// shared, not copied).
+    pub(crate) fn sample_ops(&self) -> Vec<Op> {
+        match &self.ops {
+            Ops::Batch(op) => vec![op.clone(); self.batch_size()],
+            Ops::PerSample(ops) => ops.clone(),
+        }
+    }
+
+    /// The `(height, width)` the regions were drawn for, when there are regions.
+    pub(crate) fn image_size(&self) -> Option<(usize, usize)> {
+        self.image
+    }
+
     fn op(&self, index: usize) -> &Op {
         match &self.ops {
             Ops::Batch(op) => op,
@@ -393,31 +350,6 @@ impl MixParams {
             partner_targets,
             self.clone(),
         ))
-    }
-}
-
-pub(crate) fn check_lambda(lambda: f64) -> Result<(), MixError> {
-    if lambda.is_finite() && (0.0..=1.0).contains(&lambda) {
-        Ok(())
-    } else {
-        Err(MixError::InvalidLambda(lambda))
-    }
-}
-
-fn check_partners(partners: &[usize]) -> Result<(), MixError> {
-    if partners.is_empty() {
-        return Err(MixError::EmptyBatch);
-    }
-    let mut seen = vec![false; partners.len()];
-    let bijective = partners
-        .iter()
-        .all(|&i| i < seen.len() && !std::mem::replace(&mut seen[i], true));
-    if bijective {
-        Ok(())
-    } else {
-        Err(MixError::InvalidPartners {
-            partners: partners.to_vec(),
-        })
     }
 }
 

@@ -30,13 +30,25 @@ pub(crate) enum HardTargets {
         b: Tensor<1, Int>,
         lambda: Tensor<1>,
     },
+    /// One lambda per row (`[B]`, the pixels of segmentation maps), each target set
+    /// normalised on its own: `sum_i lambda_i l_i(a) / N(a) + sum_i (1 - lambda_i)
+    /// l_i(b) / N(b)`, `N` being PyTorch's mean denominator of that set (its kept
+    /// rows' class weights). A constant lambda gives `Pair` exactly; without class
+    /// weights or an ignore index it is `PerSample`.
+    PerRow {
+        a: Tensor<1, Int>,
+        b: Tensor<1, Int>,
+        lambda: Tensor<1>,
+    },
 }
 
 impl HardTargets {
     fn len(&self) -> usize {
         match self {
             HardTargets::One(y) => y.dims()[0],
-            HardTargets::Pair { a, .. } | HardTargets::PerSample { a, .. } => a.dims()[0],
+            HardTargets::Pair { a, .. }
+            | HardTargets::PerSample { a, .. }
+            | HardTargets::PerRow { a, .. } => a.dims()[0],
         }
     }
 }
@@ -95,7 +107,7 @@ impl LogitSummary {
 
 /// How the per-sample losses of one call are combined.
 #[derive(Clone, Copy, PartialEq)]
-pub(super) enum Reduce {
+pub(crate) enum Reduce {
     Mean,
     Sum,
     BatchMean,
@@ -188,18 +200,27 @@ impl LabelSmoothingCrossEntropy {
         let [batch, _] = summary.dims();
         let device = summary.shifted.device();
         let column = |y: Tensor<1, Int>| y.reshape([batch, 1]);
-        let (columns, mix) = match targets {
-            HardTargets::One(y) => (column(y), vec![1.0]),
+        // The sets' weights: a `[1, J]` row for the batch, or `[B, 2]` per row.
+        let (columns, mix, per_row) = match targets {
+            HardTargets::One(y) => (column(y), row_of(&[1.0], &device), false),
             HardTargets::Pair { a, b, lambda } => (
                 Tensor::cat(vec![column(a), column(b)], 1),
-                vec![lambda, 1.0 - lambda],
+                row_of(&[lambda, 1.0 - lambda], &device),
+                false,
             ),
+            HardTargets::PerRow { a, b, lambda } => {
+                let lambda = lambda.reshape([batch, 1]);
+                (
+                    Tensor::cat(vec![column(a), column(b)], 1),
+                    Tensor::cat(vec![lambda.clone(), lambda.neg() + 1.0], 1),
+                    true,
+                )
+            }
             HardTargets::PerSample { .. } => {
                 unreachable!("per-sample lambda never reaches the reweighted path")
             }
         };
-        let sets = mix.len();
-        let mix = row_of(&mix, &device);
+        let [_, sets] = columns.dims();
 
         let ignored: Option<Tensor<2, Bool>> = self
             .ignore_index
@@ -247,6 +268,21 @@ impl LabelSmoothingCrossEntropy {
             }
             (None, weight) => weight,
         };
+        if per_row {
+            // Each row weighted before the sums; each set keeps its own denominator.
+            let weighted = loss * mix;
+            return match reduce {
+                Reduce::None => weighted.sum_dim(1).reshape([batch]),
+                Reduce::Sum => weighted.sum(),
+                Reduce::BatchMean => weighted.sum() / batch as f64,
+                Reduce::Mean => {
+                    let denominator = mean_weight
+                        .expect("the reweighted path has weights or an ignore index")
+                        .sum_dim(0);
+                    (weighted.sum_dim(0) / denominator).sum()
+                }
+            };
+        }
         match reduce {
             Reduce::None => (loss * mix).sum_dim(1).reshape([batch]),
             Reduce::Sum => (loss.sum_dim(0) * mix).sum(),
@@ -368,7 +404,7 @@ fn unweighted_loss(
             );
             (both * coefficients).sum_dim(1)
         }
-        HardTargets::PerSample { a, b, lambda } => {
+        HardTargets::PerSample { a, b, lambda } | HardTargets::PerRow { a, b, lambda } => {
             let both = summary
                 .shifted
                 .clone()

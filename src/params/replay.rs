@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use burn::tensor::kind::Basic;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 use super::index_tensor;
@@ -51,7 +52,8 @@ pub(super) enum Ops {
 /// Per-sample blends and pastes: blended rows take `x * w + p * (1 - w)` with one
 /// weight per sample (`[B, 1, ..., 1]`), pasted rows take the partner's pixels in
 /// their box or under their FMix mask (one `mask_where` for all of them), resized
-/// rows the shrunk partner, and every other value is selected from `x` untouched.
+/// rows the shrunk partner ([`paste_regions`]), and every other value is selected
+/// from `x` untouched.
 pub(super) fn mix_per_sample<const D: usize>(
     x: Tensor<D>,
     partners: Tensor<D>,
@@ -88,6 +90,23 @@ pub(super) fn mix_per_sample<const D: usize>(
         out = out.mask_where(rows.expand(dims), blended);
     }
 
+    paste_regions(out, partners, ops, image, device)
+}
+
+/// The region operations of `ops` (boxes, FMix masks, ResizeMix) on a tensor of
+/// any kind: pasted rows take the partner's values in their box or under their mask
+/// (one `mask_where` for all of them), resized rows the shrunk partner; blended and
+/// kept rows are left as they are. The images and their segmentation maps go
+/// through this one function, so a map is pasted under exactly the image's mask.
+pub(crate) fn paste_regions<const D: usize, K: Basic>(
+    x: Tensor<D, K>,
+    partners: Tensor<D, K>,
+    ops: &[Op],
+    image: Option<(usize, usize)>,
+    device: &Device,
+) -> Tensor<D, K> {
+    let dims = x.dims();
+    let mut out = x;
     let pastes = ops
         .iter()
         .any(|op| matches!(op, Op::Paste(_) | Op::Mask(_)));
@@ -107,17 +126,17 @@ pub(super) fn mix_per_sample<const D: usize>(
 /// neighbour (output pixel `u` reads source pixel `floor(u * H / h)`, PyTorch's
 /// `nearest`), copied into the box. Selection and assignment only: every pixel is
 /// one of the partner's or the input's, bit for bit. `D` is 4 (checked by `mix`).
-pub(super) fn resize_paste<const D: usize>(
-    x: Tensor<D>,
-    partners: Tensor<D>,
+pub(super) fn resize_paste<const D: usize, K: Basic>(
+    x: Tensor<D, K>,
+    partners: Tensor<D, K>,
     rows: std::ops::Range<usize>,
     cut: CutBox,
     device: &Device,
-) -> Tensor<D> {
+) -> Tensor<D, K> {
     let dims = x.dims();
     let [batch, channels, height, width] = [dims[0], dims[1], dims[D - 2], dims[D - 1]];
-    let x: Tensor<4> = x.reshape([batch, channels, height, width]);
-    let partners: Tensor<4> = partners.reshape([batch, channels, height, width]);
+    let x: Tensor<4, K> = x.reshape([batch, channels, height, width]);
+    let partners: Tensor<4, K> = partners.reshape([batch, channels, height, width]);
     let nearest =
         |out: usize, len: usize| -> Vec<usize> { (0..out).map(|u| u * len / out).collect() };
     let (box_height, box_width) = (cut.y1 - cut.y0, cut.x1 - cut.x0);

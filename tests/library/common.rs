@@ -214,3 +214,17 @@ pub fn timm_bce_config(result: &Value, classes: usize) -> BinaryCrossEntropyConf
                 .map(|p| vec![p as f32; classes]),
         )
 }
+
+/// Every element equal to the reference rounded to f32, bit for bit: for values
+/// the reference computed in float32 (serde_json's parse of the decimal may differ
+/// from the double in its last bit; rounding to f32 removes that).
+pub fn assert_f32_exact(actual: &[f32], expected: &[f64], what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length");
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        assert_eq!(
+            a.to_bits(),
+            (e as f32).to_bits(),
+            "{what}[{i}]: got {a}, expected {e} as f32"
+        );
+    }
+}
