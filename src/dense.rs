@@ -206,6 +206,17 @@ impl<const D: usize> DenseMixedBatch<D> {
     ///
     /// # Errors
     /// Those of [`LabelSmoothingCrossEntropy::try_forward_probs`].
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use burn_mixup::{DenseMixedBatch, LabelSmoothingCrossEntropyConfig, LossError};
+    /// let device = Device::flex();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().init(&device)?;
+    /// let batch = DenseMixedBatch::unmixed(Tensor::<2>::zeros([2, 1], &device), Tensor::full([2, 4], 0.25, &device))?;
+    /// let err = batch.try_loss(Tensor::zeros([2, 5], &device), &ce).unwrap_err();
+    /// assert_eq!(err, LossError::ShapeMismatch { logits: [2, 5], targets: [2, 4] });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_loss(
         &self,
         logits: Tensor<2>,
@@ -220,6 +231,19 @@ impl<const D: usize> DenseMixedBatch<D> {
     ///
     /// # Panics
     /// Where [`try_bce_loss`](Self::try_bce_loss) returns an error.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use burn_mixup::{BinaryCrossEntropyConfig, MixParams};
+    /// let device = Device::flex();
+    /// let bce = BinaryCrossEntropyConfig::new().with_smoothing(0.0).init(&device)?;
+    /// let tags = Tensor::<2>::from_floats([[1.0, 0.0], [1.0, 1.0]], &device);
+    /// let batch = MixParams::blend(0.5, vec![1, 0])?.mix_dense(Tensor::<2>::zeros([2, 1], &device), tags)?;
+    /// // Mixed targets [[1, 0.5], [1, 0.5]]: at logit 0 every element costs ln 2.
+    /// let loss: f32 = batch.bce_loss(Tensor::zeros([2, 2], &device), &bce).into_scalar();
+    /// assert!((loss - 2f32.ln()).abs() < 1e-6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bce_loss(&self, logits: Tensor<2>, criterion: &BinaryCrossEntropy) -> Tensor<1> {
         self.try_bce_loss(logits, criterion)
             .unwrap_or_else(|err| panic!("DenseMixedBatch::bce_loss: {err}"))

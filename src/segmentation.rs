@@ -66,18 +66,49 @@ impl SegmentationBatch {
     }
 
     /// The mixed images.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::MixParams;
+    /// let device = Device::flex();
+    /// let maps = Tensor::<3, Int>::from_ints([[[1, 1]], [[2, 255]]], &device);
+    /// let batch = MixParams::blend(0.7, vec![1, 0])?.mix_segmentation(Tensor::zeros([2, 3, 1, 2], &device), maps)?;
+    /// assert_eq!(batch.images().dims(), [2, 3, 1, 2]);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
     pub fn images(&self) -> &Tensor<4> {
         &self.images
     }
 
     /// Each sample's map: its own, with the partner's pasted in where the CutMix
     /// family pasted pixels.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::MixParams;
+    /// let device = Device::flex();
+    /// let maps = Tensor::<3, Int>::from_ints([[[1, 1]], [[2, 255]]], &device);
+    /// let batch = MixParams::blend(0.7, vec![1, 0])?.mix_segmentation(Tensor::zeros([2, 3, 1, 2], &device), maps)?;
+    /// // Mixup pastes nothing: each sample keeps its own map.
+    /// assert_eq!(batch.maps().clone().try_into_vec_as::<i64>().unwrap(), vec![1, 1, 2, 255]);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
     pub fn maps(&self) -> &Tensor<3, Int> {
         &self.maps
     }
 
     /// The second map: the partner's for blended samples, [`maps`](Self::maps)
     /// for every other.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::MixParams;
+    /// let device = Device::flex();
+    /// let maps = Tensor::<3, Int>::from_ints([[[1, 1]], [[2, 255]]], &device);
+    /// let batch = MixParams::blend(0.7, vec![1, 0])?.mix_segmentation(Tensor::zeros([2, 3, 1, 2], &device), maps)?;
+    /// assert_eq!(batch.partner_maps().clone().try_into_vec_as::<i64>().unwrap(), vec![2, 255, 1, 1]);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
     pub fn partner_maps(&self) -> &Tensor<3, Int> {
         &self.partner_maps
     }
@@ -100,16 +131,48 @@ impl SegmentationBatch {
     }
 
     /// The draw's lambda (for the CutMix family, the kept area).
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::MixParams;
+    /// let device = Device::flex();
+    /// let maps = Tensor::<3, Int>::from_ints([[[1, 1]], [[2, 255]]], &device);
+    /// let batch = MixParams::blend(0.7, vec![1, 0])?.mix_segmentation(Tensor::zeros([2, 3, 1, 2], &device), maps)?;
+    /// assert_eq!(batch.lambda(), batch.map_lambda()); // a blend: the same lambda
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
     pub fn lambda(&self) -> &Lambda {
         self.params.lambda()
     }
 
     /// The draw that made the batch.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::MixParams;
+    /// let device = Device::flex();
+    /// let maps = Tensor::<3, Int>::from_ints([[[1, 1]], [[2, 255]]], &device);
+    /// let batch = MixParams::blend(0.7, vec![1, 0])?.mix_segmentation(Tensor::zeros([2, 3, 1, 2], &device), maps)?;
+    /// assert_eq!(batch.params().partners(), &[1, 0]);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
     pub fn params(&self) -> &MixParams {
         &self.params
     }
 
     /// Splits the batch into `(images, maps, partner_maps, map_lambda, params)`.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::MixParams;
+    /// let device = Device::flex();
+    /// let maps = Tensor::<3, Int>::from_ints([[[1, 1]], [[2, 255]]], &device);
+    /// let batch = MixParams::blend(0.7, vec![1, 0])?.mix_segmentation(Tensor::zeros([2, 3, 1, 2], &device), maps)?;
+    /// let (images, maps, partner_maps, map_lambda, _params) = batch.into_parts();
+    /// assert_eq!((images.dims(), maps.dims(), partner_maps.dims()), ([2, 3, 1, 2], [2, 1, 2], [2, 1, 2]));
+    /// assert_eq!(map_lambda, burn_mixup::Lambda::Batch(0.7));
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
     pub fn into_parts(self) -> (Tensor<4>, Tensor<3, Int>, Tensor<3, Int>, Lambda, MixParams) {
         (
             self.images,
@@ -132,6 +195,23 @@ impl SegmentationBatch {
     ///
     /// # Panics
     /// Where [`try_loss`](Self::try_loss) returns an error.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, MixParams};
+    /// let device = Device::flex();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().with_smoothing(0.0).with_ignore_index(Some(255)).init(&device)?;
+    /// // Map 1's second pixel is void; its partner labels it 1.
+    /// let maps = Tensor::<3, Int>::from_ints([[[1, 1]], [[0, 255]]], &device);
+    /// let batch = MixParams::blend(0.25, vec![1, 0])?.mix_segmentation(Tensor::zeros([2, 1, 1, 2], &device), maps)?;
+    /// let logits = Tensor::<4>::from_floats([[[[0.0, 0.0]], [[2.0, 2.0]]], [[[0.0, 0.0]], [[2.0, 2.0]]]], &device);
+    /// let loss: f32 = batch.loss(logits, &ce).into_scalar();
+    /// let (l0, l1) = ((1.0 + 2f32.exp()).ln(), (1.0 + (-2f32).exp()).ln()); // CE of class 0, class 1
+    /// // 0.25 * CE(maps: 1, 1, 0 | void) + 0.75 * CE(partner maps: 0 | void, 1, 1), each over its kept pixels
+    /// let expected = 0.25 * (2.0 * l1 + l0) / 3.0 + 0.75 * (l0 + 2.0 * l1) / 3.0;
+    /// assert!((loss - expected).abs() < 1e-6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn loss(&self, logits: Tensor<4>, criterion: &LabelSmoothingCrossEntropy) -> Tensor<1> {
         self.try_loss(logits, criterion)
             .unwrap_or_else(|err| panic!("SegmentationBatch::loss: {err}"))
@@ -165,6 +245,16 @@ impl SegmentationBatch {
     ///
     /// # Errors
     /// As [`try_loss`](Self::try_loss).
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::{LabelSmoothingCrossEntropyConfig, SegmentationBatch};
+    /// let device = Device::flex();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().init(&device)?;
+    /// let batch = SegmentationBatch::unmixed(Tensor::zeros([2, 3, 4, 4], &device), Tensor::<3, Int>::zeros([2, 4, 4], &device))?;
+    /// assert_eq!(batch.try_loss_no_reduction(Tensor::zeros([2, 5, 4, 4], &device), &ce)?.dims(), [2, 4, 4]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_loss_no_reduction(
         &self,
         logits: Tensor<4>,
@@ -286,6 +376,16 @@ impl Mixer {
     ///
     /// # Errors
     /// Those of [`sample`](Self::sample) and [`MixParams::mix_segmentation`].
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::{MixConfig, MixMode};
+    /// let device = Device::flex();
+    /// let mixer = MixConfig::fmix(1.0, 3.0).with_mode(MixMode::Elem).with_seed(Some(1)).init()?;
+    /// let batch = mixer.apply_segmentation(Tensor::zeros([4, 3, 16, 16], &device), Tensor::<3, Int>::zeros([4, 16, 16], &device))?;
+    /// assert_eq!(batch.maps().dims(), [4, 16, 16]);
+    /// # Ok::<(), burn_mixup::MixError>(())
+    /// ```
     pub fn apply_segmentation(
         &self,
         images: Tensor<4>,

@@ -71,7 +71,23 @@ impl<Inner, O> DenseMixupBatcher<Inner, O> {
     ///
     /// # Errors
     /// [`MixError::DenseTargetWidth`] and [`MixError::InvalidDenseTarget`] (with
-    /// `with_num_classes`), and those of [`Mixer::apply_dense`].
+    /// `with_num_classes`), and those of [`Mixer::apply_dense`](crate::Mixer::apply_dense).
+    ///
+    /// ```
+    /// use burn::data::dataloader::batcher::Batcher;
+    /// use burn::tensor::{Device, Tensor};
+    /// use burn_mixup::{MixConfig, MixError, MixupBatcher};
+    /// #[derive(Clone)]
+    /// struct Rows;
+    /// impl Batcher<f32, (Tensor<2>, Tensor<2>)> for Rows {
+    ///     fn batch(&self, items: Vec<f32>, device: &Device) -> (Tensor<2>, Tensor<2>) {
+    ///         (Tensor::zeros([items.len(), 3], device), Tensor::ones([items.len(), 2], device))
+    ///     }
+    /// }
+    /// let batcher = MixupBatcher::new(Rows, MixConfig::mixup(1.0).init()?).dense();
+    /// assert_eq!(batcher.try_batch::<f32, 2>(vec![], &Device::flex()).unwrap_err(), MixError::EmptyBatch);
+    /// # Ok::<(), MixError>(())
+    /// ```
     pub fn try_batch<I, const D: usize>(
         &self,
         items: Vec<I>,

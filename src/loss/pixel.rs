@@ -117,6 +117,16 @@ impl LabelSmoothingCrossEntropy {
     ///
     /// # Errors
     /// As [`try_forward_maps`](Self::try_forward_maps).
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use burn_mixup::LabelSmoothingCrossEntropyConfig;
+    /// let device = Device::flex();
+    /// let ce = LabelSmoothingCrossEntropyConfig::new().with_smoothing(0.0).init(&device)?;
+    /// let losses = ce.try_forward_maps_no_reduction(Tensor::zeros([2, 4, 3, 3], &device), Tensor::<3, Int>::zeros([2, 3, 3], &device))?;
+    /// assert!(losses.try_into_vec_as::<f32>()?.iter().all(|l| (l - 4f32.ln()).abs() < 1e-6));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_forward_maps_no_reduction(
         &self,
         logits: Tensor<4>,
