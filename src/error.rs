@@ -134,7 +134,7 @@ pub enum MixError {
         partners: Vec<usize>,
     },
     /// A label is negative or not below the number of classes (found by
-    /// [`check_targets`]).
+    /// [`check_targets`](crate::check_targets)).
     #[error("target at position {position} is {value}, outside the valid classes 0..{num_classes}")]
     TargetOutOfRange {
         /// Index of the bad label in the batch.
