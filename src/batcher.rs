@@ -94,6 +94,9 @@ impl<Inner, O> MixupBatcher<Inner, O> {
 
     /// Also checks every target against `0..num_classes` (one small read-back of
     /// the labels per batch, on the loader's thread). Without it labels are trusted.
+    /// The [`dense`](Self::dense) batcher checks its targets' width and values
+    /// instead, the [`segmentation`](Self::segmentation) batcher every pixel (its
+    /// void label accepted).
     ///
     /// ```
     /// use burn::tensor::{Int, Tensor};

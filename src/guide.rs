@@ -6,6 +6,8 @@
 //! | [`manifold_mixup`] | replaying one draw on hidden activations |
 //! | [`resuming`] | exact resumption from a saved draw index; one stream per rank |
 //! | [`smoothing`] | the two label-smoothing conventions, reductions, class weights on mixed batches |
+//! | [`segmentation`] | images and segmentation maps mixed together; the per-pixel criterion with void labels |
+//! | [`multi_label`] | dense targets (multi-label, soft, one-hot) mixed; timm's BCE and the soft-target cross-entropy on them |
 //! | [`calibration`] | ECE, MCE, NLL, Brier and reliability diagrams; temperature scaling; RegMixup |
 //! | [`methods`] | every method and loss beside timm's and torchvision's names |
 //! | [`errors`] | typed errors and the `try_` twins |
@@ -32,6 +34,12 @@ pub mod resuming {}
 
 #[doc = include_str!("guide/smoothing.md")]
 pub mod smoothing {}
+
+#[doc = include_str!("guide/segmentation.md")]
+pub mod segmentation {}
+
+#[doc = include_str!("guide/multi_label.md")]
+pub mod multi_label {}
 
 #[doc = include_str!("guide/calibration.md")]
 pub mod calibration {}

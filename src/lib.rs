@@ -22,6 +22,12 @@
 //!   the lambda-weighted accuracy.
 //! - [`MixupBatcher`]: wraps any Burn `Batcher`, so mixing is one line in a
 //!   `DataLoaderBuilder`.
+//! - Beyond one label per image: [`DenseMixedBatch`] (dense `[B, K]` targets,
+//!   multi-label or soft, from [`Mixer::apply_dense`] or [`MixupBatcher::dense`]) and
+//!   [`SegmentationBatch`] (images and `[B, H, W]` maps mixed by one draw, from
+//!   [`Mixer::apply_segmentation`] or [`MixupBatcher::segmentation`]), with the
+//!   per-pixel criterion [`LabelSmoothingCrossEntropy::forward_maps`] and the host
+//!   checks [`check_maps`] and [`check_dense_targets`].
 //! - [`RegMixupBatch`] (RegMixup: the clean batch and its mixed copy in one step,
 //!   `CE(clean) + eta * mixup criterion`), from [`Mixer::apply_regmixup`] or
 //!   [`MixupBatcher::regmixup`].
@@ -66,8 +72,12 @@
 //! - [`guide::manifold_mixup`]: one draw replayed on hidden activations.
 //! - [`guide::resuming`]: exact resumption from a saved draw index; one stream per rank.
 //! - [`guide::smoothing`]: the two label-smoothing conventions and the reductions.
+//! - [`guide::segmentation`]: images and segmentation maps; the per-pixel criterion.
+//! - [`guide::multi_label`]: dense targets with timm's BCE or the soft-target
+//!   cross-entropy.
 //! - [`guide::calibration`]: measuring calibration, temperature scaling, RegMixup.
-//! - [`guide::methods`]: every method and loss beside timm's and torchvision's names.
+//! - [`guide::methods`]: every method and loss beside timm's, torchvision's and
+//!   Keras's names.
 //! - [`guide::errors`]: typed errors and the `try_` twins.
 //! - [`MixConfig`](MixConfig#every-option-with-timms-and-torchvisions-names): every
 //!   mixing option with timm's and torchvision's names.
