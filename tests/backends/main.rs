@@ -18,6 +18,8 @@
 
 #[path = "../library/common.rs"]
 mod common;
+#[path = "../library/dense_maps_cases.rs"]
+mod dense_maps_cases;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -210,6 +212,48 @@ fn batcher(device: &Device) {
     }
 }
 
+/// Dense targets and segmentation maps on this backend: the mixed targets bit for
+/// bit, the losses on them and the per-pixel criterion against PyTorch/timm (the
+/// deviations returned), and maps pasted under exactly the images' regions for
+/// every method and mode.
+fn dense_and_maps(device: &Device) -> Deviation {
+    let fixture = dense_maps_cases::fixture();
+    let mut deviation = Deviation::default();
+    let mut record = |computed: dense_maps_cases::Computed| {
+        for (got, want) in computed.loss.iter().zip(&computed.want_loss) {
+            assert!(got.is_finite(), "{}: loss {got}", computed.what);
+            deviation.loss = deviation
+                .loss
+                .max(((*got as f64 - want) / want.abs().max(1e-3)).abs());
+        }
+        for (got, want) in computed.grad.iter().zip(&computed.want_grad) {
+            assert!(got.is_finite(), "{}: gradient {got}", computed.what);
+            deviation.grad = deviation.grad.max((*got as f64 - want).abs());
+        }
+    };
+    let autodiff = device.clone().autodiff();
+    for case in fixture["dense"].as_array().unwrap() {
+        dense_maps_cases::dense_case(case, &autodiff)
+            .into_iter()
+            .for_each(&mut record);
+    }
+    for case in fixture["maps"].as_array().unwrap() {
+        record(dense_maps_cases::map_case(case, &autodiff));
+    }
+    for (name, config) in dense_maps_cases::mixing_methods() {
+        for mode in [MixMode::Batch, MixMode::Pair, MixMode::Elem] {
+            let mixer = config
+                .clone()
+                .with_mode(mode)
+                .with_seed(Some(5))
+                .init()
+                .unwrap();
+            dense_maps_cases::maps_follow_their_pixels(&mixer, device, &format!("{name} {mode:?}"));
+        }
+    }
+    deviation
+}
+
 /// One backend's tests, asserting its tolerances: losses relative, gradients and
 /// blends absolute.
 macro_rules! suite {
@@ -236,6 +280,17 @@ macro_rules! suite {
                     stringify!($name), $blend
                 );
                 assert!(blend <= $blend, "blend error {blend}");
+            }
+
+            #[test]
+            fn dense_targets_and_maps_match_pytorch_and_timm() {
+                let deviation = dense_and_maps(&$device);
+                println!(
+                    "{}: dense targets and maps: loss relative error {:.2e} (tolerance {:.0e}), gradient absolute error {:.2e} (tolerance {:.0e}), mixed targets and pasted maps bit for bit",
+                    stringify!($name), deviation.loss, $loss, deviation.grad, $grad
+                );
+                assert!(deviation.loss <= $loss, "{deviation:?}");
+                assert!(deviation.grad <= $grad, "{deviation:?}");
             }
 
             #[test]

@@ -10,32 +10,12 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::InMemDataset;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn_mixup::{
-    BinaryCrossEntropyConfig, CutBox, DenseMixedBatch, LabelSmoothingCrossEntropyConfig, MixConfig,
-    MixError, MixMode, MixParams, MixupBatcher,
-};
-use serde_json::Value;
-
-use crate::common::{
-    assert_close, assert_f32_exact, assert_scalar, autodiff, device, flat, to_vec,
+    BinaryCrossEntropyConfig, CutBox, DenseMixedBatch, MixConfig, MixError, MixMode, MixParams,
+    MixupBatcher,
 };
 
-pub fn fixture() -> Value {
-    serde_json::from_str(include_str!("../fixtures/dense_maps.json"))
-        .expect("fixture is valid JSON")
-}
-
-fn tensor(values: &Value, shape: [usize; 2], device: &Device) -> Tensor<2> {
-    let values: Vec<f32> = flat(values).0.iter().map(|&v| v as f32).collect();
-    Tensor::from_data(TensorData::new(values, shape), device)
-}
-
-fn partners(case: &Value) -> Vec<usize> {
-    flat(&case["partners"])
-        .0
-        .iter()
-        .map(|&p| p as usize)
-        .collect()
-}
+use crate::common::{assert_close, assert_f32_exact, autodiff, device, flat, to_vec};
+use crate::dense_maps_cases::{dense_case, fixture, matrix, partners};
 
 /// timm's lambdas and flip pairing replayed: the mixed soft targets are timm's
 /// `mixup_target` generalised to soft rows, the multi-label ones its
@@ -46,67 +26,22 @@ fn partners(case: &Value) -> Vec<usize> {
 fn dense_targets_and_their_losses_match_timm_in_every_mode() {
     for device in [autodiff(), Device::flex().autodiff()] {
         for case in fixture()["dense"].as_array().unwrap() {
-            let name = format!("{} on {device:?}", case["name"].as_str().unwrap());
-            let k = case["classes"].as_u64().unwrap() as usize;
-            let lambdas = flat(&case["lambdas"]).0;
-            let b = lambdas.len();
-            let params = if case["per_sample"].as_bool().unwrap() {
-                MixParams::blend_per_sample(lambdas, partners(case)).unwrap()
-            } else {
-                MixParams::blend(lambdas[0], partners(case)).unwrap()
-            };
-            let x = Tensor::<2>::zeros([b, 1], &device);
-            let soft = params
-                .mix_dense(x.clone(), tensor(&case["soft"], [b, k], &device))
-                .unwrap();
-            assert_f32_exact(
-                &to_vec(soft.targets().clone()),
-                &flat(&case["mixed_soft"]).0,
-                &name,
-            );
-            let multi = params
-                .mix_dense(x, tensor(&case["multi_label"], [b, k], &device))
-                .unwrap();
-            let smoothed = multi.multi_label_targets(0.1).unwrap();
-            assert_f32_exact(
-                &to_vec(smoothed.clone()),
-                &flat(&case["mixed_multi_label_s01"]).0,
-                &name,
-            );
-
-            let check = |key: &str, loss: &dyn Fn(Tensor<2>) -> Tensor<1>| {
-                let z = tensor(&case["logits"], [b, k], &device).require_grad();
-                let value = loss(z.clone());
-                let grads = value.backward();
-                let what = format!("{key} {name}");
-                assert_scalar(
-                    value.into_scalar::<f32>(),
-                    case[key]["loss"].as_f64().unwrap(),
+            for computed in dense_case(case, &device) {
+                assert_close(
+                    &computed.loss,
+                    &computed.want_loss,
                     1e-5,
-                    &what,
+                    0.0,
+                    &computed.what,
                 );
-                let grad = to_vec(z.grad(&grads).expect("gradient"));
-                assert_close(&grad, &flat(&case[key]["grad"]).0, 0.0, 1e-6, &what);
-            };
-            let ce = |eps: f64| {
-                LabelSmoothingCrossEntropyConfig::new()
-                    .with_smoothing(eps)
-                    .init(&device)
-                    .unwrap()
-            };
-            check("ce_s01", &|z| soft.loss(z, &ce(0.1)));
-            check("soft_target_ce", &|z| soft.loss(z, &ce(0.0)));
-            let bce = |config: BinaryCrossEntropyConfig| config.init(&device).unwrap();
-            let plain = bce(BinaryCrossEntropyConfig::new().with_smoothing(0.0));
-            check("bce", &|z| plain.forward_probs(z, smoothed.clone()));
-            let threshold = bce(BinaryCrossEntropyConfig::new()
-                .with_smoothing(0.0)
-                .with_target_threshold(Some(0.2)));
-            check("bce_thresh02", &|z| {
-                threshold.forward_probs(z, smoothed.clone())
-            });
-            let dense = bce(BinaryCrossEntropyConfig::new().with_smooth_dense(true));
-            check("bce_smooth_dense", &|z| multi.bce_loss(z, &dense));
+                assert_close(
+                    &computed.grad,
+                    &computed.want_grad,
+                    0.0,
+                    1e-6,
+                    &computed.what,
+                );
+            }
         }
     }
 }
@@ -147,7 +82,7 @@ fn torchvision_mixup_and_cutmix_on_two_dimensional_labels() {
                 .map(|&v| v as f32)
                 .collect::<Vec<_>>();
             let images = Tensor::<4>::from_data(TensorData::new(images, [b, 3, 8, 8]), &device);
-            let labels = tensor(&case["labels"], [b, k], &device);
+            let labels = matrix(&case["labels"], [b, k], &device);
             let batch = params.mix_dense(images, labels).unwrap();
             assert_f32_exact(
                 &to_vec(batch.inputs().clone()),

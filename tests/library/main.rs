@@ -7,6 +7,7 @@ mod calibration;
 mod common;
 mod cutmix;
 mod dense;
+mod dense_maps_cases;
 mod fmix;
 mod loader;
 mod losses;

@@ -9,170 +9,54 @@
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::InMemDataset;
-use burn::nn::loss::Reduction;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn_mixup::{
-    LabelSmoothingCrossEntropyConfig, Lambda, LossError, MixConfig, MixError, MixMode, MixParams,
-    MixupBatcher, SegmentationBatch, SmoothingConvention,
+    LabelSmoothingCrossEntropyConfig, LossError, MixConfig, MixError, MixMode, MixupBatcher,
+    SegmentationBatch,
 };
 
-use crate::common::{assert_close, assert_scalar, autodiff, device, flat, to_ints, to_vec};
-use crate::dense::fixture;
+use crate::common::{assert_close, autodiff, device, to_vec};
+use crate::dense_maps_cases::{fixture, map_case, maps_follow_their_pixels, mixing_methods};
 
 #[test]
 fn the_per_pixel_loss_and_gradient_match_pytorch() {
     for device in [autodiff(), Device::flex().autodiff()] {
         for case in fixture()["maps"].as_array().unwrap() {
-            let name = format!("{} on {device:?}", case["name"].as_str().unwrap());
-            let shape: Vec<usize> = flat(&case["shape"]).0.iter().map(|&v| v as usize).collect();
-            let [b, k, h, w] = [shape[0], shape[1], shape[2], shape[3]];
-            let logits: Vec<f32> = flat(&case["logits"]).0.iter().map(|&v| v as f32).collect();
-            let z = Tensor::<4>::from_data(TensorData::new(logits, [b, k, h, w]), &device)
-                .require_grad();
-            let maps: Vec<i64> = flat(&case["maps"]).0.iter().map(|&v| v as i64).collect();
-            let maps = Tensor::<3, Int>::from_data(TensorData::new(maps, [b, h, w]), &device);
-            let partners: Vec<usize> = flat(&case["partners"])
-                .0
-                .iter()
-                .map(|&v| v as usize)
-                .collect();
-            let images = Tensor::<4>::zeros([b, 1, h, w], &device);
-            let batch = if case["lambdas"].is_null() {
-                SegmentationBatch::unmixed(images, maps.clone()).unwrap()
-            } else {
-                let lambdas = flat(&case["lambdas"]).0;
-                let params = if lambdas.iter().all(|&l| l == lambdas[0]) {
-                    MixParams::blend(lambdas[0], partners).unwrap()
-                } else {
-                    MixParams::blend_per_sample(lambdas, partners).unwrap()
-                };
-                params.mix_segmentation(images, maps.clone()).unwrap()
-            };
-            let reduction = case["reduction"].as_str().unwrap();
-            let criterion = LabelSmoothingCrossEntropyConfig::new()
-                .with_smoothing(case["smoothing"].as_f64().unwrap())
-                .with_convention(match case["convention"].as_str().unwrap() {
-                    "off_target" => SmoothingConvention::OffTarget,
-                    _ => SmoothingConvention::Uniform,
-                })
-                .with_weights(
-                    case["weights"]
-                        .as_array()
-                        .map(|w| w.iter().map(|v| v.as_f64().unwrap() as f32).collect()),
-                )
-                .with_ignore_index(case["ignore_index"].as_i64())
-                .with_reduction(match reduction {
-                    "sum" => Reduction::Sum,
-                    _ => Reduction::Mean,
-                })
-                .init(&device)
-                .unwrap();
-            let loss = if reduction == "none" {
-                let per_pixel = batch.try_loss_no_reduction(z.clone(), &criterion).unwrap();
-                assert_eq!(per_pixel.dims(), [b, h, w]);
-                assert_close(
-                    &to_vec(per_pixel.clone()),
-                    &flat(&case["loss"]).0,
-                    1e-5,
-                    1e-6,
-                    &name,
-                );
-                per_pixel.sum()
-            } else {
-                let loss = batch.loss(z.clone(), &criterion);
-                assert_scalar(
-                    loss.clone().into_scalar::<f32>(),
-                    case["loss"].as_f64().unwrap(),
-                    1e-5,
-                    &name,
-                );
-                loss
-            };
-            if case["lambdas"].is_null() && reduction != "none" {
-                // The criterion alone gives the same, to the bit.
-                let direct = criterion.forward_maps(z.clone(), maps);
-                assert_eq!(to_vec(direct), to_vec(loss.clone()), "{name}");
-            }
-            let grads = loss.backward();
-            let grad = to_vec(z.grad(&grads).expect("gradient"));
-            assert_close(&grad, &flat(&case["grad"]).0, 0.0, 1e-6, &name);
+            let computed = map_case(case, &device);
+            assert_close(
+                &computed.loss,
+                &computed.want_loss,
+                1e-5,
+                1e-6,
+                &computed.what,
+            );
+            assert_close(
+                &computed.grad,
+                &computed.want_grad,
+                0.0,
+                1e-6,
+                &computed.what,
+            );
         }
     }
 }
 
-fn methods() -> Vec<(&'static str, MixConfig)> {
-    vec![
-        ("mixup", MixConfig::mixup(1.0)),
-        ("cutmix", MixConfig::cutmix(1.0)),
-        (
-            "minmax",
-            MixConfig::cutmix(0.0).with_cutmix_minmax(Some((0.2, 0.9))),
-        ),
-        ("resizemix", MixConfig::resizemix(0.1, 0.8)),
-        ("fmix", MixConfig::fmix(1.0, 3.0)),
-        ("switch", MixConfig::new().with_prob(0.8)),
-    ]
-}
-
-/// Every pixel of every image carries its own code `(i * H + y) * W + x` in both
-/// channels, and the maps carry the same codes: after mixing, a pasted or kept
-/// sample's map equals its first channel everywhere (the map was pasted under the
-/// image's box, mask or resize, bit for bit), and a blended sample keeps its own
-/// map, its partner's, and the blend's lambda.
+/// Every method in every mode, three seeds: maps pasted under exactly the images'
+/// regions, Mixup keeping both maps (see `maps_follow_their_pixels`).
 #[test]
 fn maps_are_pasted_under_exactly_the_images_regions() {
-    let (b, h, w) = (6, 9, 7);
-    let codes: Vec<i64> = (0..(b * h * w) as i64).collect();
     for device in [device(), Device::flex()] {
-        for (name, config) in methods() {
+        for (name, config) in mixing_methods() {
             for mode in [MixMode::Batch, MixMode::Pair, MixMode::Elem] {
                 for seed in 0..3 {
-                    let what = format!("{name} {mode:?} seed {seed} on {device:?}");
-                    let plane: Vec<f32> = codes.iter().map(|&c| c as f32).collect();
-                    let images = Tensor::<3>::from_data(TensorData::new(plane, [b, h, w]), &device)
-                        .reshape([b, 1, h, w])
-                        .repeat_dim(1, 2);
-                    let maps = Tensor::<3, Int>::from_data(
-                        TensorData::new(codes.clone(), [b, h, w]),
-                        &device,
-                    );
                     let mixer = config
                         .clone()
                         .with_mode(mode)
                         .with_seed(Some(seed))
                         .init()
                         .unwrap();
-                    let batch = mixer.apply_segmentation(images, maps).unwrap();
-                    let pixels = to_vec(batch.images().clone());
-                    let (own, second) = (
-                        to_ints(batch.maps().clone()),
-                        to_ints(batch.partner_maps().clone()),
-                    );
-                    let params = batch.params();
-                    for i in 0..b {
-                        let weight = batch.map_lambda().of_sample(i);
-                        let blended = params.cut_box(i).is_none()
-                            && params.fourier_mask(i).is_none()
-                            && params.lambda().of_sample(i) < 1.0;
-                        let map = |m: &[i64]| m[i * h * w..(i + 1) * h * w].to_vec();
-                        if blended {
-                            let j = params.partners()[i];
-                            assert_eq!(map(&own), codes[i * h * w..(i + 1) * h * w], "{what}");
-                            assert_eq!(map(&second), codes[j * h * w..(j + 1) * h * w], "{what}");
-                            assert_eq!(weight, params.lambda().of_sample(i), "{what}");
-                        } else {
-                            let first_channel = &pixels[2 * i * h * w..(2 * i + 1) * h * w];
-                            let from_image: Vec<i64> =
-                                first_channel.iter().map(|&v| v as i64).collect();
-                            assert_eq!(map(&own), from_image, "{what} sample {i}");
-                            assert_eq!(map(&second), map(&own), "{what}");
-                            assert_eq!(weight, 1.0, "{what}");
-                        }
-                    }
-                    if params.cut_box(0).is_some() && mode == MixMode::Batch {
-                        assert_eq!(batch.map_lambda(), &Lambda::Batch(1.0), "{what}");
-                        assert!(batch.lambda().mean() <= 1.0);
-                    }
+                    let what = format!("{name} {mode:?} seed {seed} on {device:?}");
+                    maps_follow_their_pixels(&mixer, &device, &what);
                 }
             }
         }
