@@ -55,7 +55,8 @@ where
 ///
 /// # Errors
 /// [`MixError::MapLabelOutOfRange`] for the first bad pixel, naming its map, row
-/// and column; [`MixError::InvalidNumClasses`] for `num_classes == 0`.
+/// and column; [`MixError::InvalidNumClasses`] for `num_classes == 0`;
+/// [`MixError::TargetDataLength`] when `labels` does not fill `[B, H, W]`.
 ///
 /// ```
 /// use burn_mixup::{check_maps, MixError};
@@ -70,6 +71,8 @@ where
 /// );
 /// assert!(check_maps(&maps[..4], [1, 2, 2], 3, Some(255)).is_ok());
 /// assert!(check_maps(&maps[..4], [1, 2, 2], 3, None).is_err()); // 255 is no class
+/// assert_eq!(check_maps(&maps, [2, 2, 3], 3, Some(255)).unwrap_err().to_string(),
+///            "8 target values do not fill shape [2, 2, 3]");
 /// ```
 pub fn check_maps<T>(
     labels: &[T],
@@ -83,13 +86,12 @@ where
     if num_classes == 0 {
         return Err(MixError::InvalidNumClasses(num_classes));
     }
-    assert_eq!(
-        labels.len(),
-        batch * height * width,
-        "check_maps: {} labels for maps of shape {:?}",
-        labels.len(),
-        [batch, height, width]
-    );
+    if labels.len() != batch * height * width {
+        return Err(MixError::TargetDataLength {
+            values: labels.len(),
+            shape: vec![batch, height, width],
+        });
+    }
     for (position, &label) in labels.iter().enumerate() {
         let value = label.try_into().unwrap_or(i64::MAX);
         let is_class = value >= 0 && (value as u64) < num_classes as u64;
@@ -112,12 +114,14 @@ where
 /// (multi-label indicators, one-hot or soft labels).
 ///
 /// # Errors
-/// [`MixError::InvalidDenseTarget`] for the first bad value, with its row and class.
+/// [`MixError::InvalidDenseTarget`] for the first bad value, with its row and class;
+/// [`MixError::TargetDataLength`] when `values` is not whole rows of `num_classes`.
 ///
 /// ```
 /// use burn_mixup::{check_dense_targets, MixError};
 ///
 /// assert!(check_dense_targets(&[1.0, 0.0, 1.0, 0.5, 0.5, 0.0], 3).is_ok());
+/// assert!(check_dense_targets(&[1.0, 0.0, 1.0, 0.5], 3).is_err()); // not whole rows
 /// assert_eq!(
 ///     check_dense_targets(&[1.0, 0.0, f32::NAN, 0.0], 2).unwrap_err().to_string(),
 ///     "dense target [1, 0] is NaN: targets must be finite and in [0, 1]"
@@ -126,6 +130,12 @@ where
 pub fn check_dense_targets(values: &[f32], num_classes: usize) -> Result<(), MixError> {
     if num_classes == 0 {
         return Err(MixError::InvalidNumClasses(num_classes));
+    }
+    if !values.len().is_multiple_of(num_classes) {
+        return Err(MixError::TargetDataLength {
+            values: values.len(),
+            shape: vec![values.len() / num_classes + 1, num_classes],
+        });
     }
     match values
         .iter()

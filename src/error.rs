@@ -145,6 +145,15 @@ pub enum MixError {
         num_classes: usize,
     },
 
+    /// Host-side target values whose number does not fill the shape they were
+    /// given with (`check_maps`, `check_dense_targets`).
+    #[error("{values} target values do not fill shape {shape:?}")]
+    TargetDataLength {
+        /// Number of values given.
+        values: usize,
+        /// The shape they should fill (`[B, H, W]`, or `[_, K]` for dense targets).
+        shape: Vec<usize>,
+    },
     /// A box given to [`MixParams::paste`](crate::MixParams::paste) that does not
     /// fit the image (or has its ends reversed).
     #[error("box {cut:?} does not fit (H, W) = {image:?} images")]

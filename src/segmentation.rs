@@ -333,27 +333,40 @@ impl MixParams {
                 _ => 1.0,
             })
             .collect();
+        let blended: Vec<bool> = ops.iter().map(|op| matches!(op, Op::Blend(_))).collect();
         let (maps, partner_maps) = if !self.is_mixed() {
             (maps.clone(), maps)
         } else {
             let partners = maps
                 .clone()
                 .select(0, index_tensor(self.partners(), &device));
-            let as_image = |m: Tensor<3, Int>| m.reshape([batch, 1, height, width]);
-            let pasted: Tensor<3, Int> = paste_regions(
-                as_image(maps),
-                as_image(partners.clone()),
-                &ops,
-                self.image_size(),
-                &device,
-            )
-            .reshape([batch, height, width]);
-            let blended: Vec<bool> = ops.iter().map(|op| matches!(op, Op::Blend(_))).collect();
-            let rows =
-                Tensor::<3, Bool>::from_data(TensorData::new(blended, [batch, 1, 1]), &device);
-            let second = pasted
-                .clone()
-                .mask_where(rows.expand([batch, height, width]), partners);
+            let pasted = if ops.iter().any(Op::has_region) {
+                let as_image = |m: Tensor<3, Int>| m.reshape([batch, 1, height, width]);
+                let image_size = self.image_size();
+                paste_regions(
+                    as_image(maps),
+                    as_image(partners.clone()),
+                    &ops,
+                    image_size,
+                    &device,
+                )
+                .reshape([batch, height, width])
+            } else {
+                maps
+            };
+            // The second map: the partner's where the sample was blended. Whole
+            // batches of one kind need no selection.
+            let second = if blended.iter().all(|&b| b) {
+                partners
+            } else if !blended.iter().any(|&b| b) {
+                pasted.clone()
+            } else {
+                let rows = TensorData::new(blended, [batch, 1, 1]);
+                let rows = Tensor::<3, Bool>::from_data(rows, &device);
+                pasted
+                    .clone()
+                    .mask_where(rows.expand([batch, height, width]), partners)
+            };
             (pasted, second)
         };
         let map_lambda = match weights.iter().all(|&w| w == weights[0]) {

@@ -37,7 +37,7 @@ impl Op {
 
     /// Whether the operation works on image regions (and so needs `[B, C, H, W]`
     /// inputs of the size it was drawn for).
-    pub(super) fn has_region(&self) -> bool {
+    pub(crate) fn has_region(&self) -> bool {
         matches!(self, Op::Paste(_) | Op::Resize(_) | Op::Mask(_))
     }
 }

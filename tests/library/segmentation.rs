@@ -208,3 +208,53 @@ fn bad_maps_are_a_typed_error() {
         }
     );
 }
+
+/// The reductions relate as their definitions say: `Sum` is the sum of the
+/// per-pixel losses, `BatchMean` that sum over the number of maps, `Mean` over the
+/// kept pixels (void left out), on ndarray and flex.
+#[test]
+fn the_reductions_of_the_per_pixel_loss() {
+    use burn::nn::loss::Reduction;
+    for device in [device(), Device::flex()] {
+        let (b, k, h, w) = (3, 4, 5, 6);
+        let logits = Tensor::<4>::random(
+            [b, k, h, w],
+            burn::tensor::Distribution::Normal(0.0, 2.0),
+            &device,
+        );
+        let labels: Vec<i64> = (0..(b * h * w) as i64)
+            .map(|p| if p % 7 == 0 { 255 } else { p % 4 })
+            .collect();
+        let kept = labels.iter().filter(|&&l| l != 255).count() as f64;
+        let maps = Tensor::<3, Int>::from_data(TensorData::new(labels, [b, h, w]), &device);
+        let criterion = |reduction: Reduction| {
+            LabelSmoothingCrossEntropyConfig::new()
+                .with_ignore_index(Some(255))
+                .with_reduction(reduction)
+                .init(&device)
+                .unwrap()
+        };
+        let value = |reduction: Reduction| -> f64 {
+            criterion(reduction)
+                .forward_maps(logits.clone(), maps.clone())
+                .into_scalar::<f32>() as f64
+        };
+        let per_pixel = to_vec(
+            criterion(Reduction::Mean).forward_maps_no_reduction(logits.clone(), maps.clone()),
+        );
+        let total: f64 = per_pixel.iter().map(|&l| l as f64).sum();
+        let what = format!("{device:?}");
+        assert!(
+            (value(Reduction::Sum) - total).abs() <= 1e-4 * total,
+            "{what}"
+        );
+        assert!(
+            (value(Reduction::BatchMean) - total / b as f64).abs() <= 1e-4 * total,
+            "{what}"
+        );
+        assert!(
+            (value(Reduction::Mean) - total / kept).abs() <= 1e-5 * total,
+            "{what}"
+        );
+    }
+}
