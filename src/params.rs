@@ -7,13 +7,14 @@
 //! input's bits, pixels inside the partner's.
 
 use burn::tensor::Device;
+use burn::tensor::kind::Basic;
 use burn::tensor::{Int, Tensor, TensorData};
 
 mod build;
 mod replay;
 
-pub(crate) use replay::{Op, paste_regions};
-use replay::{Ops, mix_per_sample, paste_mask, resize_paste};
+pub(crate) use replay::Op;
+use replay::{Ops, mix_per_sample, paste_mask, paste_regions, resize_paste};
 
 use crate::batch::MixedBatch;
 use crate::error::MixError;
@@ -243,11 +244,6 @@ impl MixParams {
         }
     }
 
-    /// The `(height, width)` the regions were drawn for, when there are regions.
-    pub(crate) fn image_size(&self) -> Option<(usize, usize)> {
-        self.image
-    }
-
     fn op(&self, index: usize) -> &Op {
         match &self.ops {
             Ops::Batch(op) => op,
@@ -301,14 +297,33 @@ impl MixParams {
             Ops::Batch(Op::Keep) => x,
             // The reference formula, with a scalar weight: `x * lam + x' * (1 - lam)`.
             Ops::Batch(Op::Blend(lambda)) => x * *lambda + partners * (1.0 - *lambda),
+            Ops::Batch(_) => self.paste_into(x, partners),
+            Ops::PerSample(ops) => mix_per_sample(x, partners, ops, self.image, &device),
+        })
+    }
+
+    /// The draw's regions pasted into `x` from `partners` (`x` selected by the
+    /// partners), for a tensor of any kind: the images, and their segmentation maps
+    /// as `[B, 1, H, W]`, go through this one function, so a map is pasted under
+    /// exactly the image's box, mask or resize. Blends and kept samples are left
+    /// as they are. A batch-wide box or mask is one `[1, 1, H, W]` mask, expanded.
+    pub(crate) fn paste_into<const D: usize, K: Basic>(
+        &self,
+        x: Tensor<D, K>,
+        partners: Tensor<D, K>,
+    ) -> Tensor<D, K> {
+        let dims = x.dims();
+        let device = x.device();
+        match &self.ops {
             Ops::Batch(op @ (Op::Paste(_) | Op::Mask(_))) => {
                 let (height, width) = self.image.expect("regions carry their image size");
                 let mask = paste_mask::<D>(std::slice::from_ref(op), height, width, &device);
                 x.mask_where(mask.expand(dims), partners)
             }
             Ops::Batch(Op::Resize(cut)) => resize_paste(x, partners, 0..dims[0], *cut, &device),
-            Ops::PerSample(ops) => mix_per_sample(x, partners, ops, self.image, &device),
-        })
+            Ops::Batch(_) => x,
+            Ops::PerSample(ops) => paste_regions(x, partners, ops, self.image, &device),
+        }
     }
 
     /// Mixes a batch and its labels: the inputs as [`mix`](Self::mix), the

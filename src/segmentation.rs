@@ -10,7 +10,7 @@ use crate::error::{LossError, MixError};
 use crate::lambda::Lambda;
 use crate::loss::{LabelSmoothingCrossEntropy, MapTargets};
 use crate::mixer::Mixer;
-use crate::params::{MixParams, Op, index_tensor, paste_regions};
+use crate::params::{MixParams, Op, index_tensor};
 
 /// Images `[B, C, H, W]` and their segmentation maps `[B, H, W]`, mixed by one draw.
 ///
@@ -342,15 +342,8 @@ impl MixParams {
                 .select(0, index_tensor(self.partners(), &device));
             let pasted = if ops.iter().any(Op::has_region) {
                 let as_image = |m: Tensor<3, Int>| m.reshape([batch, 1, height, width]);
-                let image_size = self.image_size();
-                paste_regions(
-                    as_image(maps),
-                    as_image(partners.clone()),
-                    &ops,
-                    image_size,
-                    &device,
-                )
-                .reshape([batch, height, width])
+                self.paste_into(as_image(maps), as_image(partners.clone()))
+                    .reshape([batch, height, width])
             } else {
                 maps
             };

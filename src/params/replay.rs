@@ -94,11 +94,10 @@ pub(super) fn mix_per_sample<const D: usize>(
 }
 
 /// The region operations of `ops` (boxes, FMix masks, ResizeMix) on a tensor of
-/// any kind: pasted rows take the partner's values in their box or under their mask
-/// (one `mask_where` for all of them), resized rows the shrunk partner; blended and
-/// kept rows are left as they are. The images and their segmentation maps go
-/// through this one function, so a map is pasted under exactly the image's mask.
-pub(crate) fn paste_regions<const D: usize, K: Basic>(
+/// any kind (see `MixParams::paste_into`): pasted rows take the partner's values in
+/// their box or under their mask (one `mask_where` for all of them), resized rows the
+/// shrunk partner; blended and kept rows are left as they are.
+pub(super) fn paste_regions<const D: usize, K: Basic>(
     x: Tensor<D, K>,
     partners: Tensor<D, K>,
     ops: &[Op],

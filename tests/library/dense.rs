@@ -166,52 +166,53 @@ impl Batcher<(f32, [f32; 4]), (Tensor<4>, Tensor<2>)> for Tagged {
     }
 }
 
-/// A multi-label step through a real `DataLoader` with two workers and an odd last
+/// A multi-label step on ndarray and flex through a real `DataLoader` with two workers and an odd last
 /// batch: every batch is mixed, every target row stays in [0, 1] and a BCE step
 /// has a finite loss and gradient.
 #[test]
 fn the_dense_batcher_trains_through_a_data_loader_with_workers() {
-    let device = Device::flex().autodiff();
-    let items: Vec<(f32, [f32; 4])> = (0..11)
-        .map(|i| {
-            (
-                i as f32,
-                [(i % 2) as f32, (i % 3 == 0) as u8 as f32, 1.0, 0.0],
-            )
-        })
-        .collect();
-    let mixer = MixConfig::cutmix(1.0).with_seed(Some(6)).init().unwrap();
-    let batcher = MixupBatcher::new(Tagged, mixer).with_num_classes(4).dense();
-    let loader = DataLoaderBuilder::new(batcher)
-        .batch_size(4)
-        .num_workers(2)
-        .set_device(device.clone())
-        .build(InMemDataset::new(items));
-    let bce = BinaryCrossEntropyConfig::new().init(&device).unwrap();
-    let (mut batches, mut rows) = (0, 0);
-    for batch in loader.iter() {
-        let batch: DenseMixedBatch<4> = batch.unwrap();
-        let targets = to_vec(batch.targets().clone());
-        assert!(targets.iter().all(|t| (0.0..=1.0).contains(t)));
-        assert!(targets.chunks(4).all(|row| row[2] == 1.0 && row[3] == 0.0));
-        let [n, ..] = batch.inputs().dims();
-        let weights = Tensor::<2>::ones([16, 4], &device).require_grad();
-        let logits = batch
-            .inputs()
-            .clone()
-            .reshape([n, 16])
-            .matmul(weights.clone());
-        let loss = batch.bce_loss(logits, &bce);
-        let grads = loss.backward();
-        assert!(
-            to_vec(weights.grad(&grads).unwrap())
-                .iter()
-                .all(|g| g.is_finite())
-        );
-        batches += 1;
-        rows += n;
+    for device in [autodiff(), Device::flex().autodiff()] {
+        let items: Vec<(f32, [f32; 4])> = (0..11)
+            .map(|i| {
+                (
+                    i as f32,
+                    [(i % 2) as f32, (i % 3 == 0) as u8 as f32, 1.0, 0.0],
+                )
+            })
+            .collect();
+        let mixer = MixConfig::cutmix(1.0).with_seed(Some(6)).init().unwrap();
+        let batcher = MixupBatcher::new(Tagged, mixer).with_num_classes(4).dense();
+        let loader = DataLoaderBuilder::new(batcher)
+            .batch_size(4)
+            .num_workers(2)
+            .set_device(device.clone())
+            .build(InMemDataset::new(items));
+        let bce = BinaryCrossEntropyConfig::new().init(&device).unwrap();
+        let (mut batches, mut rows) = (0, 0);
+        for batch in loader.iter() {
+            let batch: DenseMixedBatch<4> = batch.unwrap();
+            let targets = to_vec(batch.targets().clone());
+            assert!(targets.iter().all(|t| (0.0..=1.0).contains(t)));
+            assert!(targets.chunks(4).all(|row| row[2] == 1.0 && row[3] == 0.0));
+            let [n, ..] = batch.inputs().dims();
+            let weights = Tensor::<2>::ones([16, 4], &device).require_grad();
+            let logits = batch
+                .inputs()
+                .clone()
+                .reshape([n, 16])
+                .matmul(weights.clone());
+            let loss = batch.bce_loss(logits, &bce);
+            let grads = loss.backward();
+            assert!(
+                to_vec(weights.grad(&grads).unwrap())
+                    .iter()
+                    .all(|g| g.is_finite())
+            );
+            batches += 1;
+            rows += n;
+        }
+        assert_eq!((batches, rows), (3, 11));
     }
-    assert_eq!((batches, rows), (3, 11));
 }
 
 #[test]

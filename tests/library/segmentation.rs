@@ -80,51 +80,52 @@ impl Batcher<i64, (Tensor<4>, Tensor<3, Int>)> for Scenes {
     }
 }
 
-/// A segmentation step through a real `DataLoader` with two workers and an odd
+/// A segmentation step on ndarray and flex through a real `DataLoader` with two workers and an odd
 /// last batch, void pixels included: finite loss and gradient on every batch.
 #[test]
 fn the_segmentation_batcher_trains_through_a_data_loader_with_workers() {
-    let device = Device::flex().autodiff();
-    let mixer = MixConfig::new()
-        .with_mode(MixMode::Elem)
-        .with_seed(Some(2))
-        .init()
-        .unwrap();
-    let batcher = MixupBatcher::new(Scenes, mixer)
-        .with_num_classes(3)
-        .segmentation(Some(255));
-    let loader = DataLoaderBuilder::new(batcher)
-        .batch_size(4)
-        .num_workers(2)
-        .set_device(device.clone())
-        .build(InMemDataset::new((0..11).collect()));
-    let criterion = LabelSmoothingCrossEntropyConfig::new()
-        .with_ignore_index(Some(255))
-        .init(&device)
-        .unwrap();
-    let mut samples = 0;
-    for batch in loader.iter() {
-        let batch: SegmentationBatch = batch.unwrap();
-        let [n, _, h, w] = batch.images().dims();
-        // A 1x1 convolution as the model: 3 class logits per pixel.
-        let weights = Tensor::<3>::ones([1, 3, 1], &device).require_grad();
-        let logits = weights
-            .clone()
-            .repeat_dim(0, n)
-            .matmul(batch.images().clone().reshape([n, 1, h * w]))
-            .reshape([n, 3, h, w]);
-        let loss = batch.loss(logits, &criterion);
-        let value = loss.clone().into_scalar::<f32>();
-        let grads = loss.backward();
-        assert!(
-            value.is_finite()
-                && to_vec(weights.grad(&grads).unwrap())
-                    .iter()
-                    .all(|g| g.is_finite())
-        );
-        samples += n;
+    for device in [autodiff(), Device::flex().autodiff()] {
+        let mixer = MixConfig::new()
+            .with_mode(MixMode::Elem)
+            .with_seed(Some(2))
+            .init()
+            .unwrap();
+        let batcher = MixupBatcher::new(Scenes, mixer)
+            .with_num_classes(3)
+            .segmentation(Some(255));
+        let loader = DataLoaderBuilder::new(batcher)
+            .batch_size(4)
+            .num_workers(2)
+            .set_device(device.clone())
+            .build(InMemDataset::new((0..11).collect()));
+        let criterion = LabelSmoothingCrossEntropyConfig::new()
+            .with_ignore_index(Some(255))
+            .init(&device)
+            .unwrap();
+        let mut samples = 0;
+        for batch in loader.iter() {
+            let batch: SegmentationBatch = batch.unwrap();
+            let [n, _, h, w] = batch.images().dims();
+            // A 1x1 convolution as the model: 3 class logits per pixel.
+            let weights = Tensor::<3>::ones([1, 3, 1], &device).require_grad();
+            let logits = weights
+                .clone()
+                .repeat_dim(0, n)
+                .matmul(batch.images().clone().reshape([n, 1, h * w]))
+                .reshape([n, 3, h, w]);
+            let loss = batch.loss(logits, &criterion);
+            let value = loss.clone().into_scalar::<f32>();
+            let grads = loss.backward();
+            assert!(
+                value.is_finite()
+                    && to_vec(weights.grad(&grads).unwrap())
+                        .iter()
+                        .all(|g| g.is_finite())
+            );
+            samples += n;
+        }
+        assert_eq!(samples, 11);
     }
-    assert_eq!(samples, 11);
 }
 
 #[test]
