@@ -162,6 +162,8 @@ impl Default for Paste {
 /// | `ramp_epochs` | — | — | alphas grow linearly over the first epochs |
 /// | `seed`, `stream`, `Mixer::resume_at` | global NumPy RNG | global torch RNG | explicit, reproducible, resumable, one stream per rank |
 /// | `MixedBatch::soft_targets(K, ε)` | `num_classes`, `label_smoothing` | `num_classes` | timm's `mixup_target` (dense `[B, K]` targets) |
+/// | `Mixer::apply_dense`, `DenseMixedBatch::multi_label_targets(ε)` | `multi_label=True`, `label_smoothing` | 2-D `labels` | dense targets mixed row by row; multi-label smoothing towards 1/2 ([`guide::multi_label`](crate::guide::multi_label)) |
+/// | `Mixer::apply_segmentation` | — | — (masks refused) | maps pasted under the images' regions ([`guide::segmentation`](crate::guide::segmentation)) |
 ///
 /// Modes in short: `Batch` mixes the whole batch with one λ (cheapest); `Pair` draws one
 /// λ per pair and mixes both partners with each other (symmetric: `Permutation` draws a

@@ -43,6 +43,16 @@ struct Deviation {
 }
 
 impl Deviation {
+    /// Prints the deviations (the lines BENCHMARKS.md §9 quotes) and asserts them.
+    fn assert_within(&self, backend: &str, what: &str, loss_tolerance: f64, grad_tolerance: f64) {
+        println!(
+            "{backend}: {what}loss relative error {:.2e} (tolerance {loss_tolerance:.0e}), gradient absolute error {:.2e} (tolerance {grad_tolerance:.0e})",
+            self.loss, self.grad
+        );
+        assert!(self.loss <= loss_tolerance, "{self:?}");
+        assert!(self.grad <= grad_tolerance, "{self:?}");
+    }
+
     fn loss(&mut self, got: f32, want: &serde_json::Value) {
         let want = want.as_f64().expect("a reference number");
         assert!(got.is_finite(), "loss {got}, reference {want}");
@@ -263,13 +273,7 @@ macro_rules! suite {
 
             #[test]
             fn losses_match_pytorch_and_timm() {
-                let deviation = losses(&$device);
-                println!(
-                    "{}: loss relative error {:.2e} (tolerance {:.0e}), gradient absolute error {:.2e} (tolerance {:.0e})",
-                    stringify!($name), deviation.loss, $loss, deviation.grad, $grad
-                );
-                assert!(deviation.loss <= $loss, "{deviation:?}");
-                assert!(deviation.grad <= $grad, "{deviation:?}");
+                losses(&$device).assert_within(stringify!($name), "", $loss, $grad);
             }
 
             #[test]
@@ -284,13 +288,12 @@ macro_rules! suite {
 
             #[test]
             fn dense_targets_and_maps_match_pytorch_and_timm() {
-                let deviation = dense_and_maps(&$device);
-                println!(
-                    "{}: dense targets and maps: loss relative error {:.2e} (tolerance {:.0e}), gradient absolute error {:.2e} (tolerance {:.0e}), mixed targets and pasted maps bit for bit",
-                    stringify!($name), deviation.loss, $loss, deviation.grad, $grad
+                dense_and_maps(&$device).assert_within(
+                    stringify!($name),
+                    "dense targets and maps (mixed targets and pasted maps bit for bit): ",
+                    $loss,
+                    $grad,
                 );
-                assert!(deviation.loss <= $loss, "{deviation:?}");
-                assert!(deviation.grad <= $grad, "{deviation:?}");
             }
 
             #[test]

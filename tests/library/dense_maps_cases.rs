@@ -11,7 +11,7 @@ use burn_mixup::{
 };
 use serde_json::Value;
 
-use crate::common::{assert_f32_exact, flat};
+use crate::common::{assert_close, assert_f32_exact, flat};
 
 pub fn fixture() -> Value {
     serde_json::from_str(include_str!("../fixtures/dense_maps.json"))
@@ -25,6 +25,21 @@ pub struct Computed {
     pub want_loss: Vec<f64>,
     pub grad: Vec<f32>,
     pub want_grad: Vec<f64>,
+}
+
+impl Computed {
+    /// Asserts the loss within `loss_rtol` relative (plus `loss_atol`) and the
+    /// gradient within `grad_atol` absolute of the reference.
+    pub fn assert_within(&self, loss_rtol: f64, loss_atol: f64, grad_atol: f64) {
+        assert_close(
+            &self.loss,
+            &self.want_loss,
+            loss_rtol,
+            loss_atol,
+            &self.what,
+        );
+        assert_close(&self.grad, &self.want_grad, 0.0, grad_atol, &self.what);
+    }
 }
 
 pub fn matrix(values: &Value, shape: [usize; 2], device: &Device) -> Tensor<2> {
