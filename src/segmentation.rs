@@ -4,6 +4,8 @@
 //! mixed map labels every mixed pixel, bit for bit; Mixup keeps both maps and
 //! lambda. [`SegmentationBatch::loss`] is the per-pixel criterion.
 
+mod accuracy;
+
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use crate::error::{LossError, MixError};

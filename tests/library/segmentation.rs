@@ -246,3 +246,62 @@ fn the_reductions_of_the_per_pixel_loss() {
         );
     }
 }
+
+/// The pixel accuracy against its definition computed on the host from the
+/// batch's maps, map weights and the logits' arg-max, void pixels left out, for
+/// every mode of switching Mixup/CutMix, on ndarray and flex.
+#[test]
+fn the_pixel_accuracy_is_weighted_as_the_loss() {
+    let (b, k, h, w) = (4, 3, 6, 5);
+    for device in [device(), Device::flex()] {
+        for mode in [MixMode::Batch, MixMode::Pair, MixMode::Elem] {
+            let mixer = MixConfig::new()
+                .with_mode(mode)
+                .with_seed(Some(4))
+                .init()
+                .unwrap();
+            let labels: Vec<i64> = (0..(b * h * w) as i64)
+                .map(|p| if p % 9 == 4 { 255 } else { (p * 7 / 5) % 3 })
+                .collect();
+            let maps = Tensor::<3, Int>::from_data(TensorData::new(labels, [b, h, w]), &device);
+            let images = Tensor::<4>::zeros([b, 1, h, w], &device);
+            let batch = mixer.apply_segmentation(images, maps).unwrap();
+            let logits =
+                Tensor::<4>::random([b, k, h, w], burn::tensor::Distribution::Default, &device);
+            let values = to_vec(logits.clone());
+            let own = batch.maps().clone().try_into_vec_as::<i64>().unwrap();
+            let second = batch
+                .partner_maps()
+                .clone()
+                .try_into_vec_as::<i64>()
+                .unwrap();
+            let (mut hits, mut total) = (0.0f64, 0.0f64);
+            for i in 0..b {
+                let weight = batch.map_lambda().of_sample(i);
+                for p in 0..h * w {
+                    let class = (0..k)
+                        .max_by(|&x, &y| {
+                            values[(i * k + x) * h * w + p]
+                                .total_cmp(&values[(i * k + y) * h * w + p])
+                        })
+                        .unwrap() as i64;
+                    for (map, share) in [(&own, weight), (&second, 1.0 - weight)] {
+                        let label = map[i * h * w + p];
+                        if label != 255 {
+                            total += share;
+                            hits += share * (label == class) as u8 as f64;
+                        }
+                    }
+                }
+            }
+            let accuracy: f32 = batch
+                .pixel_accuracy(logits, Some(255))
+                .unwrap()
+                .into_scalar();
+            assert!(
+                (accuracy as f64 - hits / total).abs() < 1e-6,
+                "{mode:?} on {device:?}"
+            );
+        }
+    }
+}
