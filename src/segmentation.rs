@@ -308,23 +308,8 @@ impl MixParams {
         images: Tensor<4>,
         maps: Tensor<3, Int>,
     ) -> Result<SegmentationBatch, MixError> {
+        check_segmentation(&images, &maps)?;
         let [batch, _, height, width] = images.dims();
-        let [map_batch, map_height, map_width] = maps.dims();
-        if batch != map_batch {
-            return Err(MixError::BatchSizeMismatch {
-                inputs: batch,
-                targets: map_batch,
-            });
-        }
-        if batch == 0 {
-            return Err(MixError::EmptyBatch);
-        }
-        if (height, width) != (map_height, map_width) {
-            return Err(MixError::MapSize {
-                images: (height, width),
-                maps: (map_height, map_width),
-            });
-        }
         let images = self.mix(images)?;
         let device = maps.device();
         let ops = self.sample_ops();
@@ -378,6 +363,28 @@ impl MixParams {
     }
 }
 
+/// Images and maps agree on a non-zero batch size and on `(H, W)`.
+fn check_segmentation(images: &Tensor<4>, maps: &Tensor<3, Int>) -> Result<(), MixError> {
+    let [batch, _, height, width] = images.dims();
+    let [map_batch, map_height, map_width] = maps.dims();
+    if batch != map_batch {
+        return Err(MixError::BatchSizeMismatch {
+            inputs: batch,
+            targets: map_batch,
+        });
+    }
+    if batch == 0 {
+        return Err(MixError::EmptyBatch);
+    }
+    if (height, width) != (map_height, map_width) {
+        return Err(MixError::MapSize {
+            images: (height, width),
+            maps: (map_height, map_width),
+        });
+    }
+    Ok(())
+}
+
 impl Mixer {
     /// Draws the next parameters for this batch and mixes the images and their
     /// segmentation maps (see [`MixParams::mix_segmentation`]).
@@ -399,14 +406,8 @@ impl Mixer {
         images: Tensor<4>,
         maps: Tensor<3, Int>,
     ) -> Result<SegmentationBatch, MixError> {
-        let [batch, ..] = images.dims();
-        let [map_batch, ..] = maps.dims();
-        if batch != map_batch {
-            return Err(MixError::BatchSizeMismatch {
-                inputs: batch,
-                targets: map_batch,
-            });
-        }
+        // Checked before the draw, so that a bad batch takes no draw index.
+        check_segmentation(&images, &maps)?;
         self.sample(&images.dims())?.mix_segmentation(images, maps)
     }
 }

@@ -15,7 +15,7 @@ use burn_mixup::{
 };
 
 use crate::common::{assert_f32_exact, autodiff, device, flat, to_vec};
-use crate::dense_maps_cases::{dense_case, fixture, matrix, partners};
+use crate::dense_maps_cases::{dense_case, fixture, matrix, mixing_methods, partners};
 
 /// timm's lambdas and flip pairing replayed: the mixed soft targets are timm's
 /// `mixup_target` generalised to soft rows, the multi-label ones its
@@ -85,20 +85,6 @@ fn torchvision_mixup_and_cutmix_on_two_dimensional_labels() {
     }
 }
 
-fn methods() -> Vec<(&'static str, MixConfig)> {
-    vec![
-        ("mixup", MixConfig::mixup(1.0)),
-        ("cutmix", MixConfig::cutmix(1.0)),
-        (
-            "minmax",
-            MixConfig::cutmix(0.0).with_cutmix_minmax(Some((0.2, 0.8))),
-        ),
-        ("resizemix", MixConfig::resizemix(0.1, 0.8)),
-        ("fmix", MixConfig::fmix(1.0, 3.0)),
-        ("switch", MixConfig::new().with_prob(0.8)),
-    ]
-}
-
 /// Through the mixer's own draws, for every method and mode: the inputs are those
 /// of the label path with the same draw, and one-hot dense targets mix into
 /// exactly the label path's soft targets (`lambda` = the kept area for the CutMix
@@ -106,7 +92,7 @@ fn methods() -> Vec<(&'static str, MixConfig)> {
 #[test]
 fn every_method_and_mode_mixes_one_hot_rows_as_the_label_path() {
     for device in [device(), Device::flex()] {
-        for (name, config) in methods() {
+        for (name, config) in mixing_methods() {
             for mode in [MixMode::Batch, MixMode::Pair, MixMode::Elem] {
                 let config = config.clone().with_mode(mode).with_seed(Some(11));
                 let images =

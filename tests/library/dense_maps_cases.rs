@@ -11,7 +11,7 @@ use burn_mixup::{
 };
 use serde_json::Value;
 
-use crate::common::{assert_close, assert_f32_exact, flat};
+use crate::common::{assert_close, assert_f32_exact, flat, to_ints};
 
 pub fn fixture() -> Value {
     serde_json::from_str(include_str!("../fixtures/dense_maps.json"))
@@ -218,12 +218,8 @@ pub fn maps_follow_their_pixels(mixer: &Mixer, device: &Device, what: &str) {
     let maps = Tensor::<3, Int>::from_data(TensorData::new(codes.clone(), [b, h, w]), device);
     let batch = mixer.apply_segmentation(images, maps).unwrap();
     let pixels = batch.images().clone().try_into_vec_as::<f32>().unwrap();
-    let own = batch.maps().clone().try_into_vec_as::<i64>().unwrap();
-    let second = batch
-        .partner_maps()
-        .clone()
-        .try_into_vec_as::<i64>()
-        .unwrap();
+    let own = to_ints(batch.maps().clone());
+    let second = to_ints(batch.partner_maps().clone());
     let params = batch.params();
     for i in 0..b {
         let weight = batch.map_lambda().of_sample(i);

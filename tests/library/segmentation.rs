@@ -15,7 +15,7 @@ use burn_mixup::{
     SegmentationBatch,
 };
 
-use crate::common::{autodiff, device, to_vec};
+use crate::common::{autodiff, device, to_ints, to_vec};
 use crate::dense_maps_cases::{fixture, map_case, maps_follow_their_pixels, mixing_methods};
 
 #[test]
@@ -138,6 +138,8 @@ fn bad_maps_are_a_typed_error() {
             targets: 3
         }
     );
+    // Refused before the draw: no draw index was taken.
+    assert_eq!(mixer.next_draw(), 0);
     // Boxes drawn for 4x4 replayed on 6x6 images.
     let params = mixer.sample(&[2, 3, 4, 4]).unwrap();
     assert_eq!(
@@ -269,12 +271,8 @@ fn the_pixel_accuracy_is_weighted_as_the_loss() {
             let logits =
                 Tensor::<4>::random([b, k, h, w], burn::tensor::Distribution::Default, &device);
             let values = to_vec(logits.clone());
-            let own = batch.maps().clone().try_into_vec_as::<i64>().unwrap();
-            let second = batch
-                .partner_maps()
-                .clone()
-                .try_into_vec_as::<i64>()
-                .unwrap();
+            let own = to_ints(batch.maps().clone());
+            let second = to_ints(batch.partner_maps().clone());
             let (mut hits, mut total) = (0.0f64, 0.0f64);
             for i in 0..b {
                 let weight = batch.map_lambda().of_sample(i);
