@@ -35,7 +35,9 @@ pub use segmentation::SegmentationMixupBatcher;
 /// inputs and targets of different lengths, or (with
 /// [`with_num_classes`](Self::with_num_classes)) a bad label are bugs upstream;
 /// `Batcher::batch` cannot return an error, so it panics with the [`MixError`]
-/// message, and [`try_batch`](Self::try_batch) returns it instead.
+/// message, and [`try_batch`](Self::try_batch) returns it instead. The mixer keeps
+/// the error too ([`Mixer::failure`]): with workers, Burn's `DataLoader` ends the
+/// epoch early and silently when a worker panics, so check it after each epoch.
 ///
 /// ```
 /// use burn::data::dataloader::batcher::Batcher;
@@ -207,6 +209,6 @@ where
 {
     fn batch(&self, items: Vec<I>, device: &Device) -> MixedBatch<D> {
         self.try_batch(items, device)
-            .unwrap_or_else(|err| panic!("MixupBatcher: {err}"))
+            .unwrap_or_else(|err| self.mixer().fail("MixupBatcher", err))
     }
 }

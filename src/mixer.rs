@@ -14,6 +14,7 @@
 //! | [`MixMode::Elem`]  | one per sample | the pairing | `mode='elem'` |
 
 mod config;
+mod failure;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -76,6 +77,7 @@ pub struct Mixer {
     config: Arc<MixConfig>,
     draws: Arc<DrawCounter>,
     epoch: Arc<AtomicUsize>,
+    failure: failure::Failure,
 }
 
 impl Mixer {

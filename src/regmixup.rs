@@ -385,7 +385,7 @@ where
 {
     fn batch(&self, items: Vec<I>, device: &Device) -> RegMixupBatch<D> {
         self.try_batch(items, device)
-            .unwrap_or_else(|err| panic!("RegMixupBatcher: {err}"))
+            .unwrap_or_else(|err| self.batcher.mixer().fail("RegMixupBatcher", err))
     }
 }
 

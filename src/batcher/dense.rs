@@ -123,6 +123,6 @@ where
 {
     fn batch(&self, items: Vec<I>, device: &Device) -> DenseMixedBatch<D> {
         self.try_batch(items, device)
-            .unwrap_or_else(|err| panic!("DenseMixupBatcher: {err}"))
+            .unwrap_or_else(|err| self.batcher.mixer().fail("DenseMixupBatcher", err))
     }
 }

@@ -111,6 +111,6 @@ where
 {
     fn batch(&self, items: Vec<I>, device: &Device) -> SegmentationBatch {
         self.try_batch(items, device)
-            .unwrap_or_else(|err| panic!("SegmentationMixupBatcher: {err}"))
+            .unwrap_or_else(|err| self.batcher.mixer().fail("SegmentationMixupBatcher", err))
     }
 }

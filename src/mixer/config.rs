@@ -345,6 +345,7 @@ impl MixConfig {
             config: Arc::new(self.clone()),
             draws: Arc::new(DrawCounter::new(self.seed)),
             epoch: Arc::new(AtomicUsize::new(0)),
+            failure: Default::default(),
         })
     }
 }

@@ -303,3 +303,41 @@ fn the_pixel_accuracy_is_weighted_as_the_loss() {
         }
     }
 }
+
+/// A bad map through a real `DataLoader` with two workers: `Batcher::batch` cannot
+/// return an error and Burn's loader ends the epoch when its workers panic, so the
+/// mixer keeps the typed error, naming the map, the pixel and the value.
+#[test]
+fn a_bad_map_through_a_data_loader_with_workers_is_kept_by_the_mixer() {
+    let device = Device::flex();
+    let mixer = MixConfig::cutmix(1.0).with_seed(Some(2)).init().unwrap();
+    let handle = mixer.clone();
+    // Scenes holds labels 0..3 and 255; with two classes, label 2 is out of range.
+    let batcher = MixupBatcher::new(Scenes, mixer)
+        .with_num_classes(2)
+        .segmentation(Some(255));
+    let loader = DataLoaderBuilder::new(batcher)
+        .batch_size(4)
+        .num_workers(2)
+        .set_device(device)
+        .build(InMemDataset::new((0..8).collect()));
+    let batches = loader.iter().filter(Result::is_ok).count();
+    assert_eq!(batches, 0, "every batch holds a bad pixel");
+    let error = handle
+        .failure()
+        .expect("the mixer keeps the batcher's error");
+    assert!(matches!(
+        error,
+        MixError::MapLabelOutOfRange {
+            value: 2,
+            num_classes: 2,
+            ignore_index: Some(255),
+            ..
+        }
+    ));
+    assert!(
+        error
+            .to_string()
+            .contains("outside the classes 0..2 and not the void label 255")
+    );
+}
