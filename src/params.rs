@@ -302,8 +302,8 @@ impl MixParams {
         })
     }
 
-    /// The draw's regions pasted into `x` from `partners` (`x` selected by the
-    /// partners), for a tensor of any kind: the images, and their segmentation maps
+    /// The draw's regions pasted into `x` from `partners` (`x`'s rows reordered by
+    /// [`partners()`](Self::partners)), for a tensor of any kind: the images, and their segmentation maps
     /// as `[B, 1, H, W]`, go through this one function, so a map is pasted under
     /// exactly the image's box, mask or resize. Blends and kept samples are left
     /// as they are. A batch-wide box or mask is one `[1, 1, H, W]` mask, expanded.

@@ -357,8 +357,7 @@ fn row_of(values: &[f64], device: &Device) -> Tensor<2> {
 /// along its first axis slowly (`sum_dim(0)`: 3.6 ms for `[65536, 1]` against 8 us
 /// for the whole sum; 0.32 ms as a product with a row of ones for `[65536, 2]`;
 /// measured on 2026-12-05 with single-op functions added to `benches/targets.rs` for
-/// the purpose, then removed), and a segmentation batch has a
-/// row per pixel.
+/// the purpose, then removed), and a segmentation batch has a row per pixel.
 fn column_sums(values: Tensor<2>) -> Tensor<2> {
     let [rows, columns] = values.dims();
     if columns == 1 {
